@@ -1,0 +1,5 @@
+import sys
+
+from cspec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,184 @@
+"""Audio files in and out: the only module of cspec that touches files of audio.
+
+* :func:`load` reads everything libsndfile reads (wav, flac, ogg/vorbis, opus, mp3, aiff ...), any bit depth
+  and channel count, into a float32 tensor of shape ``(channels, samples)`` plus the sample rate.
+* :func:`resample` uses soxr (VHQ by default), the one resampler cspec uses everywhere, so that two numbers
+  computed by cspec were computed on the same signal.
+* :func:`save` writes atomically (a temporary file in the destination folder, then a rename), refuses to
+  overwrite an existing file unless asked, and never writes over the file it read from.
+
+Bad input raises :class:`cspec.AudioError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+from cspec.errors import AudioError
+
+__all__ = ["load", "save", "resample", "info", "validate", "to_mono", "RESAMPLER"]
+
+#: The one resampler of cspec: soxr at very high quality. Printed by every report that resamples.
+RESAMPLER = "soxr-VHQ"
+
+_SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS", "mp3": "MPEG_LAYER_III"}
+
+
+def info(path: str | os.PathLike) -> sf._SoundFileInfo:
+    """Header information of a file (rate, channels, frames, format), or :class:`AudioError`."""
+    path = Path(path)
+    _check_exists(path)
+    try:
+        return sf.info(str(path))
+    except Exception as exc:  # libsndfile raises several types; all mean "not audio we can read"
+        raise AudioError(f"{path}: not a readable audio file ({_short(exc)})") from None
+
+
+def load(
+    path: str | os.PathLike,
+    sr: int | None = None,
+    mono: bool = False,
+    allow_nonfinite: bool = False,
+) -> tuple[torch.Tensor, int]:
+    """Read a file of audio as float32 in [-1, 1].
+
+    Args:
+        path: any file that libsndfile reads.
+        sr: resample to this rate with :func:`resample` (``None`` keeps the file's rate).
+        mono: average the channels into one.
+        allow_nonfinite: keep NaN/Inf samples (floating-point files only) instead of raising.
+
+    Returns:
+        ``(wave, rate)`` with ``wave`` of shape ``(channels, samples)`` (``(1, samples)`` when ``mono``).
+    """
+    path = Path(path)
+    header = info(path)
+    if header.frames == 0:
+        raise AudioError(f"{path}: the file holds no samples (zero length)")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(f"{path}: cannot decode the audio ({_short(exc)})") from None
+    # libsndfile reads a truncated file without complaint, returning fewer frames than its header claims.
+    # Compressed formats (mp3, ogg) only estimate the length in the header, so the check is for PCM-like ones.
+    if header.format in {"WAV", "WAVEX", "RF64", "AIFF", "AU", "W64", "CAF"} and data.shape[0] < header.frames:
+        raise AudioError(
+            f"{path}: the file is truncated ({data.shape[0]} of the {header.frames} frames its header announces)"
+        )
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: the file holds no samples (zero length)")
+    wave = torch.from_numpy(np.ascontiguousarray(data.T))
+    if not allow_nonfinite:
+        validate(wave, name=str(path))
+    if mono:
+        wave = to_mono(wave)
+    if sr is not None and sr != rate:
+        wave = resample(wave, rate, sr)
+        rate = sr
+    return wave, int(rate)
+
+
+def validate(wave: torch.Tensor, name: str = "signal") -> torch.Tensor:
+    """Raise :class:`AudioError` if ``wave`` is empty or holds NaN/Inf; return it unchanged otherwise."""
+    if wave.numel() == 0 or wave.shape[-1] == 0:
+        raise AudioError(f"{name}: the signal has zero length")
+    bad = ~torch.isfinite(wave)
+    if bool(bad.any()):
+        first = int(bad.reshape(-1, wave.shape[-1]).any(0).nonzero()[0])
+        raise AudioError(f"{name}: {int(bad.sum())} samples are NaN or Inf (first at sample {first})")
+    return wave
+
+
+def to_mono(wave: torch.Tensor) -> torch.Tensor:
+    """Average the channels of ``(channels, samples)`` into ``(1, samples)``."""
+    return wave.mean(dim=0, keepdim=True) if wave.dim() > 1 else wave.unsqueeze(0)
+
+
+def resample(wave: torch.Tensor, sr_in: int, sr_out: int, quality: str = "VHQ") -> torch.Tensor:
+    """Resample along the last axis with soxr (``quality`` one of QQ, LQ, MQ, HQ, VHQ).
+
+    Any leading shape is kept; the dtype and device of ``wave`` are kept too (soxr runs on the CPU).
+    """
+    if sr_in <= 0 or sr_out <= 0:
+        raise AudioError(f"sample rates must be positive, got {sr_in} -> {sr_out}")
+    if sr_in == sr_out:
+        return wave
+    lead = wave.shape[:-1]
+    flat = wave.detach().reshape(-1, wave.shape[-1]).to("cpu", torch.float64).numpy()
+    out = soxr.resample(np.ascontiguousarray(flat.T), sr_in, sr_out, quality=quality).T
+    return torch.from_numpy(np.ascontiguousarray(out)).to(wave.device, wave.dtype).reshape(*lead, -1)
+
+
+def save(
+    path: str | os.PathLike,
+    wave: torch.Tensor | np.ndarray,
+    sr: int,
+    overwrite: bool = False,
+    subtype: str | None = None,
+    protect: tuple[str | os.PathLike, ...] = (),
+) -> Path:
+    """Write ``wave`` (``(samples,)`` or ``(channels, samples)``) atomically and return the path written.
+
+    The data goes to a temporary file in the destination folder, which is then renamed over ``path``, so a
+    crash never leaves a half-written file. An existing ``path`` is refused unless ``overwrite``; a path in
+    ``protect`` (the inputs of the job) is refused always. Samples are clipped to [-1, 1] for integer formats.
+    """
+    path = Path(path)
+    for p in protect:
+        if Path(p).exists() and path.exists() and path.resolve() == Path(p).resolve():
+            raise AudioError(f"{path}: refusing to write over an input file; choose another output path")
+    if path.exists() and not overwrite:
+        raise AudioError(f"{path}: the file exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    if isinstance(wave, torch.Tensor):
+        wave = wave.detach().to("cpu", torch.float32).numpy()
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim == 1:
+        wave = wave[None]
+    if wave.ndim != 2 or wave.shape[-1] == 0:
+        raise AudioError(f"{path}: expected (samples,) or (channels, samples) with samples > 0, got {wave.shape}")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: refusing to write NaN or Inf samples")
+    ext = path.suffix.lower().lstrip(".")
+    fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}.get(ext)
+    if fmt is None:
+        raise AudioError(f"{path}: unknown output format '.{ext}'; use .wav, .flac, .ogg or .mp3")
+    subtype = subtype or _SUBTYPES[ext]
+    if subtype.startswith("PCM"):
+        wave = np.clip(wave, -1.0, 1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part.{ext}", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the rights a plain open() would
+        sf.write(tmp, wave.T, int(sr), format=fmt, subtype=subtype)
+        os.replace(tmp, path)
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise AudioError(f"{path}: cannot write ({_short(exc)})") from None
+    return path
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not a file of audio")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes)")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

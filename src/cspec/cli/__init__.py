@@ -1,0 +1,59 @@
+"""The ``cspec`` command line: thin sub-commands over the public Python API.
+
+Each sub-command lives in its own module of this package and exposes ``register(subparsers)``, which adds
+its parser and sets ``func`` to a callable taking the parsed arguments and returning an exit code. This is
+the only place of cspec that parses arguments or prints. Errors of the package (:class:`cspec.CspecError`)
+become one line on stderr and exit code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from cspec import __version__
+from cspec.errors import CspecError
+
+#: sub-command modules, in the order ``cspec --help`` lists them
+SUBCOMMANDS = ["reconstruct", "plot"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors kept to one line plus a hint (no usage dump)."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="cspec",
+        description="Deep learning on complex speech spectrograms: reconstruct, plot, enhance, evaluate.",
+        epilog="Run 'cspec COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"cspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"cspec.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CspecError as exc:
+        print(f"cspec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cspec {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

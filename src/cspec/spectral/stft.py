@@ -1,0 +1,197 @@
+"""STFT and iSTFT with the named presets of the headline papers.
+
+The complex spectrogram is PyTorch's native complex tensor of shape ``(..., freq, frames)`` with
+``freq = n_fft // 2 + 1``; a waveform is ``(..., samples)``. Any leading shape (batch, channels) is kept.
+
+Frames follow ``torch.stft``: frame ``m`` covers samples ``[m*hop, m*hop + n_fft)`` of the (centre-padded)
+signal, the window of length ``win_length`` is zero-padded to ``n_fft`` in the middle, and
+
+    X[k, m] = sum_n x[m*hop + n] * w[n] * exp(-2j*pi*k*n / n_fft)            (no normalisation)
+
+The iSTFT is the least-squares overlap-add inverse of Griffin & Lim (1984), eq. (6), which reconstructs
+exactly whenever the squared window overlap-adds to a non-zero sum (NOLA).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from cspec.errors import ConfigError
+
+__all__ = ["STFTConfig", "PRESETS", "get_preset", "list_presets", "make_window", "stft", "istft", "n_frames"]
+
+_WINDOWS = ("hann", "sqrt_hann", "hamming", "rect")
+
+
+@dataclass(frozen=True)
+class STFTConfig:
+    """Everything that defines a complex spectrogram.
+
+    Attributes:
+        n_fft: DFT size; the spectrogram has ``n_fft // 2 + 1`` bins.
+        hop_length: frame shift in samples.
+        win_length: analysis window length (``<= n_fft``; ``None`` means ``n_fft``).
+        window: ``hann`` (periodic), ``sqrt_hann``, ``hamming`` (periodic) or ``rect``.
+        center: pad ``n_fft // 2`` samples on both sides so that frame ``m`` is centred on sample ``m*hop``.
+        pad_mode: padding used by ``center`` (``reflect`` or ``constant``).
+        sample_rate: the rate the preset was designed for, in Hz.
+        compress: power-law exponent ``c`` applied to the magnitude by the model (``None``: none).
+        compress_scale: factor ``beta`` in ``beta * |X|**c`` (SGMSE+ uses 0.15).
+        source: the paper the preset comes from.
+    """
+
+    n_fft: int = 512
+    hop_length: int = 128
+    win_length: int | None = None
+    window: str = "hann"
+    center: bool = True
+    pad_mode: str = "reflect"
+    sample_rate: int = 16000
+    compress: float | None = None
+    compress_scale: float = 1.0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        win = self.win_length if self.win_length is not None else self.n_fft
+        if self.n_fft < 2 or self.hop_length < 1:
+            raise ConfigError(f"n_fft must be >= 2 and hop_length >= 1, got {self.n_fft} and {self.hop_length}")
+        if not 1 <= win <= self.n_fft:
+            raise ConfigError(f"win_length must lie in [1, n_fft={self.n_fft}], got {win}")
+        if self.hop_length > win:
+            raise ConfigError(f"hop_length {self.hop_length} exceeds the window length {win}: frames would leave gaps")
+        if self.window not in _WINDOWS:
+            raise ConfigError(f"unknown window '{self.window}'; choose one of {', '.join(_WINDOWS)}")
+        if self.pad_mode not in ("reflect", "constant"):
+            raise ConfigError(f"pad_mode must be 'reflect' or 'constant', got '{self.pad_mode}'")
+
+    @property
+    def win(self) -> int:
+        """The analysis window length in samples."""
+        return self.win_length if self.win_length is not None else self.n_fft
+
+    @property
+    def n_freqs(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def replace(self, **changes) -> "STFTConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, STFTConfig] = {
+    "mpsenet": STFTConfig(
+        400, 100, 400, "hann", sample_rate=16000, compress=0.3,
+        source="Lu et al. 2023, MP-SENet (Interspeech): 25 ms Hann window, 6.25 ms hop, magnitude**0.3",
+    ),
+    "semamba": STFTConfig(
+        400, 100, 400, "hann", sample_rate=16000, compress=0.3,
+        source="Chao et al. 2024, SEMamba (SLT): MP-SENet's front end, magnitude**0.3",
+    ),
+    "cmgan": STFTConfig(
+        400, 100, 400, "hamming", sample_rate=16000, compress=0.3,
+        source="Cao et al. 2022, CMGAN (Interspeech): 25 ms Hamming window, 6.25 ms hop, magnitude**0.3",
+    ),
+    "dccrn": STFTConfig(
+        512, 100, 400, "sqrt_hann", sample_rate=16000,
+        source="Hu et al. 2020, DCCRN (Interspeech): 25 ms window, 6.25 ms hop, 512-point FFT",
+    ),
+    "fullsubnet": STFTConfig(
+        512, 256, 512, "hann", sample_rate=16000,
+        source="Hao et al. 2021, FullSubNet (ICASSP): 32 ms Hann window, 16 ms hop",
+    ),
+    "dcunet": STFTConfig(
+        1024, 256, 1024, "hann", sample_rate=16000,
+        source="Choi et al. 2019, Phase-aware speech enhancement with DCUNet (ICLR): 64 ms Hann, 16 ms hop",
+    ),
+    "sgmse": STFTConfig(
+        510, 128, 510, "hann", sample_rate=16000, compress=0.5, compress_scale=0.15,
+        source="Richter et al. 2023, SGMSE+ (IEEE/ACM TASLP): 510-point periodic Hann, hop 128, 0.15*|z|**0.5",
+    ),
+    "tfgridnet8k": STFTConfig(
+        128, 64, 128, "hann", sample_rate=8000,
+        source="Wang et al. 2023, TF-GridNet (IEEE/ACM TASLP), WSJ0-2mix at 8 kHz: 16 ms window, 8 ms hop",
+    ),
+}
+
+
+def list_presets() -> list[str]:
+    """The names of the built-in presets."""
+    return sorted(PRESETS)
+
+
+def get_preset(name: str | STFTConfig) -> STFTConfig:
+    """Look a preset up by name (a config passes through unchanged)."""
+    if isinstance(name, STFTConfig):
+        return name
+    try:
+        return PRESETS[str(name).lower()]
+    except KeyError:
+        raise ConfigError(f"unknown STFT preset '{name}'; choose one of {', '.join(list_presets())}") from None
+
+
+def make_window(config: STFTConfig, device=None, dtype=torch.float32) -> torch.Tensor:
+    """The analysis window of ``config`` (length ``win_length``, periodic)."""
+    n = config.win
+    if config.window in ("hann", "sqrt_hann"):
+        w = torch.hann_window(n, periodic=True, dtype=torch.float64)
+        if config.window == "sqrt_hann":
+            w = w.sqrt()
+    elif config.window == "hamming":
+        w = torch.hamming_window(n, periodic=True, dtype=torch.float64)
+    else:
+        w = torch.ones(n, dtype=torch.float64)
+    return w.to(device=device, dtype=dtype)
+
+
+def n_frames(n_samples: int, config: STFTConfig) -> int:
+    """Number of STFT frames for a signal of ``n_samples``."""
+    if config.center:
+        return 1 + n_samples // config.hop_length
+    return 1 + (n_samples - config.n_fft) // config.hop_length
+
+
+def _real_dtype(x: torch.Tensor) -> torch.dtype:
+    return x.real.dtype if x.is_complex() else (x.dtype if x.is_floating_point() else torch.float32)
+
+
+def stft(wave: torch.Tensor, config: STFTConfig | str = "mpsenet") -> torch.Tensor:
+    """Complex spectrogram ``(..., freq, frames)`` of ``wave`` ``(..., samples)``."""
+    cfg = get_preset(config)
+    if wave.dim() == 0 or wave.shape[-1] == 0:
+        raise ConfigError(f"stft needs a signal of shape (..., samples) with samples > 0, got {tuple(wave.shape)}")
+    if cfg.center and cfg.pad_mode == "reflect" and wave.shape[-1] <= cfg.n_fft // 2:
+        raise ConfigError(
+            f"signal of {wave.shape[-1]} samples is too short for reflect padding with n_fft={cfg.n_fft}"
+        )
+    lead = wave.shape[:-1]
+    flat = wave.reshape(-1, wave.shape[-1])
+    if not flat.is_floating_point():
+        flat = flat.float()
+    spec = torch.stft(
+        flat, cfg.n_fft, cfg.hop_length, cfg.win, make_window(cfg, flat.device, flat.dtype),
+        center=cfg.center, pad_mode=cfg.pad_mode, normalized=False, onesided=True, return_complex=True,
+    )
+    return spec.reshape(*lead, *spec.shape[-2:])
+
+
+def istft(spec: torch.Tensor, config: STFTConfig | str = "mpsenet", length: int | None = None) -> torch.Tensor:
+    """Waveform ``(..., samples)`` from a complex spectrogram ``(..., freq, frames)``.
+
+    ``length`` trims or zero-pads the output to that many samples (pass the input's length to get it back
+    exactly); without it the output has ``hop * (frames - 1)`` samples for centred frames.
+    """
+    cfg = get_preset(config)
+    if not spec.is_complex():
+        raise ConfigError("istft expects a complex tensor (..., freq, frames); use torch.complex(real, imag)")
+    if spec.shape[-2] != cfg.n_freqs:
+        raise ConfigError(f"spectrogram has {spec.shape[-2]} bins but n_fft={cfg.n_fft} needs {cfg.n_freqs}")
+    lead = spec.shape[:-2]
+    flat = spec.reshape(-1, *spec.shape[-2:])
+    wave = torch.istft(
+        flat, cfg.n_fft, cfg.hop_length, cfg.win, make_window(cfg, flat.device, _real_dtype(flat)),
+        center=cfg.center, normalized=False, onesided=True, length=length,
+    )
+    return wave.reshape(*lead, wave.shape[-1])
