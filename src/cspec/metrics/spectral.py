@@ -20,7 +20,7 @@ def spectral_convergence(
     ``config``) or a spectrogram of the same shape as ``target_mag``. Returns one value per leading index.
     Phase retrieval papers report it in dB: :func:`spectral_convergence_db`.
     """
-    est = estimate if estimate.dim() == target_mag.dim() and estimate.shape == target_mag.shape else stft(estimate, config)
+    est = estimate if (estimate.is_complex() or estimate.dim() == target_mag.dim()) else stft(estimate, config)
     est_mag = est.abs() if est.is_complex() else est
     frames = min(est_mag.shape[-1], target_mag.shape[-1])
     diff = (target_mag[..., :frames] - est_mag[..., :frames]).flatten(-2)
