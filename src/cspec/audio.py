@@ -68,9 +68,11 @@ def load(
         raise AudioError(f"{path}: cannot decode the audio ({_short(exc)})") from None
     # libsndfile reads a truncated file without complaint, returning fewer frames than its header claims.
     # Compressed formats (mp3, ogg) only estimate the length in the header, so the check is for PCM-like ones.
-    if header.format in {"WAV", "WAVEX", "RF64", "AIFF", "AU", "W64", "CAF"} and data.shape[0] < header.frames:
+    # libsndfile also shrinks the frame count of a cut RIFF/WAV to what the file holds, so read its data chunk.
+    announced = max(header.frames, _riff_frames(path) if header.format in {"WAV", "WAVEX"} else 0)
+    if header.format in {"WAV", "WAVEX", "RF64", "AIFF", "AU", "W64", "CAF"} and data.shape[0] < announced:
         raise AudioError(
-            f"{path}: the file is truncated ({data.shape[0]} of the {header.frames} frames its header announces)"
+            f"{path}: the file is truncated ({data.shape[0]} of the {announced} frames its header announces)"
         )
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no samples (zero length)")
@@ -172,6 +174,23 @@ def _check_exists(path: Path) -> None:
         raise AudioError(f"{path}: is a folder, not a file of audio")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes)")
+
+
+def _riff_frames(path: Path) -> int:
+    """Frames that the ``data`` chunk of a RIFF/WAVE header announces (0 when unknown or streamed)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return 0
+    pos, align = 12, 0
+    while pos + 8 <= len(head):
+        cid, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if cid == b"fmt " and pos + 22 <= len(head):
+            align = int.from_bytes(head[pos + 20:pos + 22], "little")  # nBlockAlign: bytes per frame
+        if cid == b"data":
+            return size // align if align and size != 0xFFFFFFFF else 0
+        pos += 8 + size + (size & 1)
+    return 0
 
 
 def _umask() -> int:
