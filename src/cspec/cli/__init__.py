@@ -16,7 +16,7 @@ from cspec import __version__
 from cspec.errors import CspecError
 
 #: sub-command modules, in the order ``cspec --help`` lists them
-SUBCOMMANDS = ["reconstruct", "plot"]
+SUBCOMMANDS = ["reconstruct", "plot", "eval"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cspec",
         description="Deep learning on complex speech spectrograms: reconstruct, plot, enhance, evaluate.",
-        epilog="Run 'cspec COMMAND --help' for the options of one command.",
+        epilog="Run 'cspec COMMAND --help' for the options of one command.\n\nexamples:\n"
+        "  cspec reconstruct speech.flac -o rebuilt.wav --method pghi+fgla\n"
+        "  cspec plot speech.flac rebuilt.wav -o compare.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

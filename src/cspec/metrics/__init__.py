@@ -1,5 +1,29 @@
-"""Evaluation metrics: intrusive (PESQ, STOI, SI-SDR, composite ...), non-intrusive (DNSMOS), spectral."""
+"""Evaluation metrics: intrusive (PESQ, STOI, SI-SDR, SDR, composite ...), non-intrusive (DNSMOS), spectral.
 
-from cspec.metrics.spectral import spectral_convergence, spectral_convergence_db
+One function per metric, each accepting tensors or arrays ``(..., samples)`` and applying the canonical
+preprocessing (see :mod:`cspec.metrics.registry`); :func:`evaluate` runs many at once and records a NaN plus a
+reason wherever one cannot be computed; :mod:`cspec.metrics.report` scores folders of files in parallel.
+"""
 
-__all__ = ["spectral_convergence", "spectral_convergence_db"]
+from cspec.metrics._common import MetricError
+from cspec.metrics.composite import cbak, composite, covl, csig, llr, wss
+from cspec.metrics.dnsmos import dnsmos
+from cspec.metrics.evaluate import Scores, evaluate
+from cspec.metrics.intrusive import estoi, pesq, pesq_nb, pesq_wb, stoi
+from cspec.metrics.registry import DEFAULT_METRICS, METRICS, preprocessing
+from cspec.metrics.sdr import sdr, seg_snr, si_sdr, snr
+from cspec.metrics.spectral import (
+    log_spectral_distance,
+    spectral_convergence,
+    spectral_convergence_db,
+    spectral_convergence_wave,
+)
+
+__all__ = [
+    "MetricError", "Scores", "evaluate", "METRICS", "DEFAULT_METRICS", "preprocessing",
+    "pesq", "pesq_wb", "pesq_nb", "stoi", "estoi",
+    "si_sdr", "sdr", "snr", "seg_snr",
+    "composite", "csig", "cbak", "covl", "llr", "wss",
+    "log_spectral_distance", "spectral_convergence", "spectral_convergence_db", "spectral_convergence_wave",
+    "dnsmos",
+]

@@ -1,0 +1,125 @@
+"""``cspec eval``: score a folder of estimates against references (and noisy inputs), or without a reference.
+
+Thin over :mod:`cspec.metrics.report`: pairs files by name, shows a progress bar on stderr, prints the
+preprocessing, package versions and a summary (mean, 95 % CI, count, NaN count per metric) on stdout, and
+writes the per-file table with ``--csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from cspec.errors import ConfigError
+
+_EPILOG = """\
+metrics (--metrics, comma-separated; default: pesq_wb,pesq_nb,stoi,estoi,si_sdr,sdr,snr,ssnr,csig,cbak,covl,lsd):
+  pesq_wb pesq_nb      ITU-T P.862.2 / P.862 (+P.862.1) via the pesq package, at 16 kHz   (alias: pesq)
+  stoi estoi           STOI (Taal 2011) / extended STOI (Jensen & Taal 2016) via pystoi, at 10 kHz
+  si_sdr sdr snr ssnr  SI-SDR, BSS-eval SDR (512 taps), SNR, segmental SNR, in dB at the file's rate
+  csig cbak covl       Hu & Loizou (2008) composite measures (alias: composite); llr wss: their parts
+  lsd sc               log-spectral distance, spectral convergence
+  dnsmos               DNSMOS P.835 SIG/BAK/OVRL and P.808 (speechmos), no reference needed
+
+Canonical preprocessing, printed with every report: mono; each metric at its own rate, every change of rate
+by soxr VHQ; reference and estimate cut to the shorter length. A clip where a metric cannot be computed
+(silent, too short, NaN samples, no utterance) gets NaN and a reason; means leave NaNs out and count them.
+
+examples:
+  cspec eval --ref data/clean --est enhanced/ --noisy data/noisy --csv scores.csv --jobs 4
+  cspec eval --ref data/clean --est enhanced/ --metrics pesq,stoi,si_sdr
+  cspec eval --est recordings/ --dnsmos
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="score enhanced files against clean references (PESQ, STOI, SI-SDR, composite, DNSMOS ...)",
+        description="Pair the files of --est and --ref (and --noisy) by name, compute the metrics on every\n"
+        "pair in parallel, print a summary with 95% confidence intervals and write a per-file CSV.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--est", required=True, metavar="DIR", help="folder of estimates (enhanced or separated files)")
+    p.add_argument("--ref", metavar="DIR", help="folder of clean references with the same file names")
+    p.add_argument("--noisy", metavar="DIR",
+                   help="folder of the noisy inputs: also score them and report the improvements (delta PESQ, SI-SDRi)")
+    p.add_argument("--metrics", metavar="LIST", help="comma-separated metric names (see below)")
+    p.add_argument("--dnsmos", action="store_true", help="add DNSMOS P.835 and P.808 (works without --ref)")
+    p.add_argument("--csv", metavar="FILE", help="write the per-file table (values, NaN reasons) to FILE")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="files scored in parallel processes (default 1)")
+    p.set_defaults(func=run)
+
+
+def _names(args) -> tuple[str, ...]:
+    from cspec.metrics.registry import METRICS, resolve
+
+    if args.noisy and not args.ref:
+        raise ConfigError("--noisy needs --ref (the improvement is measured against the reference)")
+    if args.ref is None:
+        if args.metrics is not None:
+            names = resolve(args.metrics)
+            if any(METRICS[n].intrusive for n in names):
+                raise ConfigError("intrusive metrics need --ref DIR; without a reference use --dnsmos")
+            return names
+        if not args.dnsmos:
+            raise ConfigError("no reference: pass --ref DIR, or --dnsmos to score without a reference")
+        return resolve("dnsmos")
+    names = resolve(args.metrics)
+    return names + tuple(n for n in resolve("dnsmos") if n not in names) if args.dnsmos else names
+
+
+def _fmt(v: float, digits: int = 3) -> str:
+    return "nan" if math.isnan(v) else f"{v:.{digits}f}"
+
+
+def summary_table(summaries, names, noisy: bool) -> list[str]:
+    """The summary as a Markdown table (one line per metric), for the terminal and for docs alike."""
+    from cspec.metrics.registry import METRICS
+
+    by = {s.column: s for s in summaries}
+    head = ["metric", "unit", "mean", "95% CI", "n", "NaN"]
+    if noisy:
+        head += ["noisy", "improvement", "impr. 95% CI"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for n in names:
+        s = by[n]
+        cells = [n, METRICS[n].unit, _fmt(s.mean), "±" + _fmt(s.ci95), str(s.count), str(s.nan)]
+        if noisy:
+            b, d = by[f"noisy_{n}"], by[f"delta_{n}"]
+            cells += [_fmt(b.mean), f"{d.mean:+.3f}" if not math.isnan(d.mean) else "nan", "±" + _fmt(d.ci95)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from cspec.metrics.registry import preprocessing, versions
+    from cspec.metrics.report import evaluate_pairs, pair_folders, summarize, write_csv
+
+    names = _names(args)
+    pairs = pair_folders(args.est, args.ref, args.noisy)
+    jobs = args.jobs
+    columns = [TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("eval", total=len(pairs))
+        rows = evaluate_pairs(pairs, names, jobs=jobs, on_done=lambda _row: bar.advance(task))
+    summaries = summarize(rows, names)
+    out = sys.stdout
+    print(f"cspec eval: {len(pairs)} files in {args.est}" + (f" against {args.ref}" if args.ref else ""), file=out)
+    print(f"preprocessing: {preprocessing(names)}", file=out)
+    print(f"packages: {versions()}", file=out)
+    print("summary: mean over files, NaN left out; 95% CI = Student-t half-width", file=out)
+    print("\n".join(summary_table(summaries, names, bool(args.noisy))), file=out)
+    failed = [r for r in rows if r["reason"]]
+    if failed:
+        print(f"{len(failed)} file(s) with NaN values:", file=out)
+        for r in failed:
+            print(f"  {r['file']}: {r['reason']}", file=out)
+    if args.csv:
+        print(f"per-file table: {write_csv(rows, args.csv, names)}", file=out)
+    return 0

@@ -1,0 +1,112 @@
+"""Shared plumbing of the metrics: input conversion, batching and the checks that turn bad clips into reasons.
+
+Every metric accepts PyTorch tensors or NumPy arrays of shape ``(..., samples)``. Internally it works in
+NumPy float64 on rows of a ``(batch, samples)`` matrix; the result has the leading shape of the input and the
+input's kind (a float64 tensor for tensor input, a NumPy array or a Python float for array input).
+
+A clip on which a metric cannot be computed (silent, too short, NaN, no speech detected) raises
+:class:`MetricError` whose message is the reason; :func:`cspec.metrics.evaluate` turns it into NaN plus that
+reason in its table, so a batch of files never stops on one bad clip.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from cspec.errors import CspecError
+
+__all__ = ["MetricError", "as_rows", "restore", "pair_rows", "check_clip", "per_row", "at_rate"]
+
+#: below this peak amplitude a signal counts as silent (-160 dBFS: nothing a 16/24-bit file can hold as speech)
+SILENCE = 1e-8
+
+
+class MetricError(CspecError, ValueError):
+    """A metric cannot be computed on this clip; the message says why (and :func:`evaluate` records it)."""
+
+
+def as_rows(x, name: str = "signal") -> tuple[np.ndarray, tuple[int, ...], bool]:
+    """``x`` as a float64 ``(batch, samples)`` NumPy matrix, its leading shape, and whether it was a tensor."""
+    is_torch = isinstance(x, torch.Tensor)
+    if is_torch:
+        if x.is_complex():
+            raise MetricError(f"{name}: expected a real waveform (..., samples), got a complex tensor")
+        arr = x.detach().to("cpu", torch.float64).numpy()
+    else:
+        arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 0:
+        raise MetricError(f"{name}: expected a waveform of shape (..., samples), got a scalar")
+    return arr.reshape(-1, arr.shape[-1]), arr.shape[:-1], is_torch
+
+
+def restore(values: np.ndarray, lead: tuple[int, ...], is_torch: bool):
+    """Shape a flat vector of per-row results back to ``lead``, as a tensor, an array or a float."""
+    values = np.asarray(values, dtype=np.float64).reshape(lead)
+    if is_torch:
+        return torch.from_numpy(values.copy())
+    return float(values) if values.ndim == 0 else values
+
+
+def pair_rows(ref, est, align: bool = False) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], bool]:
+    """Convert a reference/estimate pair to matching row matrices (leading shapes must broadcast)."""
+    r, lead_r, t_r = as_rows(ref, "reference")
+    e, lead_e, t_e = as_rows(est, "estimate")
+    if r.shape[-1] != e.shape[-1]:
+        if not align:
+            raise MetricError(
+                f"reference and estimate differ in length ({r.shape[-1]} vs {e.shape[-1]} samples); "
+                "trim them to one length or use cspec.metrics.evaluate, which aligns them"
+            )
+        n = min(r.shape[-1], e.shape[-1])
+        r, e = r[:, :n], e[:, :n]
+    try:
+        lead = np.broadcast_shapes(lead_r, lead_e)
+    except ValueError:
+        raise MetricError(f"reference shape {lead_r} and estimate shape {lead_e} do not broadcast") from None
+    n = r.shape[-1]
+    r = np.broadcast_to(r.reshape(*lead_r, n), (*lead, n)).reshape(-1, n)
+    e = np.broadcast_to(e.reshape(*lead_e, n), (*lead, n)).reshape(-1, n)
+    return r, e, tuple(lead), t_r or t_e
+
+
+def check_clip(
+    ref: np.ndarray | None,
+    est: np.ndarray,
+    sr: int,
+    min_seconds: float = 0.0,
+    silent_ref: bool = True,
+    silent_est: bool = True,
+) -> None:
+    """Raise :class:`MetricError` with a reason if one row pair is unusable for a metric."""
+    for name, x, check_silence in (("reference", ref, silent_ref), ("estimate", est, silent_est)):
+        if x is None:
+            continue
+        if x.shape[-1] == 0:
+            raise MetricError(f"{name} is empty")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            raise MetricError(f"{name} holds {int(bad.sum())} NaN/Inf samples")
+        if check_silence and np.max(np.abs(x)) < SILENCE:
+            raise MetricError(f"{name} is silent")
+    n = est.shape[-1]
+    if n < min_seconds * sr:
+        raise MetricError(f"too short: {n / sr:.3f} s, the metric needs at least {min_seconds:g} s")
+
+
+def per_row(fn: Callable[[np.ndarray, np.ndarray], float], ref, est, align: bool = False):
+    """Apply a scalar metric ``fn(ref_row, est_row)`` over the batch and restore the input's shape and kind."""
+    r, e, lead, is_torch = pair_rows(ref, est, align=align)
+    out = np.array([fn(r[i], e[i]) for i in range(r.shape[0])], dtype=np.float64)
+    return restore(out, lead, is_torch)
+
+
+def at_rate(x: np.ndarray, sr: int, rate: int | None) -> np.ndarray:
+    """Resample one row (or rows) from ``sr`` to ``rate`` with cspec's one resampler (soxr VHQ)."""
+    if rate is None or int(sr) == int(rate):
+        return x
+    from cspec.audio import resample
+
+    return resample(torch.from_numpy(np.array(x, dtype=np.float64)), int(sr), int(rate)).numpy()
