@@ -1,0 +1,305 @@
+"""Figures of complex spectrograms: waveform, log-magnitude, phase, group delay and instantaneous frequency.
+
+One column per signal, one row per panel. Every row shares its axes and its colour scale across the columns,
+so that signals (clean, noisy, enhanced, reconstructed ...) can be compared by eye; time is in seconds and
+frequency in kHz. The phase-derived panels (phase, group delay, instantaneous frequency) are blanked where the
+magnitude is more than ``mask_db`` below the loudest bin of all signals: there they are the phase of noise.
+
+The features come from :mod:`cspec.spectral.features`; this module only lays them out. It uses
+:class:`matplotlib.figure.Figure` with the Agg canvas directly, never ``pyplot``, so it leaks no global state
+and works without a display.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from cspec import audio
+from cspec.errors import ConfigError
+from cspec.spectral import features
+from cspec.spectral.stft import STFTConfig, get_preset, stft
+
+__all__ = ["PANELS", "DEFAULT_PANELS", "FIGURE_FORMATS", "figure", "plot_files", "save_figure", "check_output",
+           "parse_panels", "load_signals"]
+
+#: every panel, in the default order
+PANELS = ("wave", "spec", "phase", "gd", "if")
+DEFAULT_PANELS = PANELS
+#: suffixes that :func:`save_figure` writes
+FIGURE_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+_ROW_LABEL = {"wave": "amplitude", "spec": "frequency (kHz)", "phase": "frequency (kHz)",
+              "gd": "frequency (kHz)", "if": "frequency (kHz)"}
+_COLORBAR = {"spec": "magnitude (dB re max)", "phase": "phase (rad)", "gd": "group delay (ms)",
+             "if": "IF deviation (Hz)"}
+_CMAP = {"spec": "magma", "phase": "hsv", "gd": "RdBu_r", "if": "PuOr_r"}  # on black where blanked
+
+
+def parse_panels(text: str | Sequence[str]) -> tuple[str, ...]:
+    """``"wave,spec"`` or a sequence of names -> a tuple of known panel names (no repeats)."""
+    names = [t.strip().lower() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
+    bad = [n for n in names if n not in PANELS]
+    if bad or not names:
+        what = f"unknown panel '{bad[0]}'" if bad else "no panel given"
+        raise ConfigError(f"{what}; choose a comma-separated list from {','.join(PANELS)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"panel list '{','.join(names)}' repeats a name; give each panel once")
+    return tuple(names)
+
+
+def _mono(wave: torch.Tensor | np.ndarray) -> torch.Tensor:
+    wave = torch.as_tensor(wave).detach().to("cpu", torch.float32)
+    if wave.dim() == 2:
+        wave = wave.mean(0)
+    if wave.dim() != 1 or wave.shape[0] == 0:
+        raise ConfigError(f"plot a waveform of shape (samples,) or (channels, samples), got {tuple(wave.shape)}")
+    return audio.validate(wave)
+
+
+def _panel_data(wave: torch.Tensor, sr: int, cfg: STFTConfig) -> dict[str, np.ndarray | torch.Tensor]:
+    """The spectral panels of one signal (freq, frames), in the units the figure shows.
+
+    Group delay and IF use the reassignment ("analytic") estimates of :mod:`cspec.spectral.phase_features`
+    (Auger & Flandrin 1995), which need no neighbouring bin or frame; IF falls back to the phase-vocoder
+    difference for windows other than Hann. IF is shown as its deviation from the bin's centre frequency.
+    """
+    cfg = cfg.replace(sample_rate=sr)  # window and hop in samples, physical units at the signal's rate
+    x = wave.double()
+    spec = stft(x, cfg)
+    gd = features.group_delay(x, cfg, method="analytic")  # samples, from the frame centre
+    ifreq = features.instantaneous_frequency(x, cfg, method="analytic" if cfg.window == "hann" else "diff")  # Hz
+    bin_hz = torch.arange(spec.shape[-2], dtype=torch.float64)[:, None] * (sr / cfg.n_fft)
+    return {
+        "X": spec,
+        "mag": features.magnitude(spec).numpy(),
+        "phase": features.phase(spec).numpy(),
+        "gd": (gd * (1000.0 / sr)).numpy(),
+        "if": (ifreq - bin_hz).numpy(),
+    }
+
+
+def _envelope(x: np.ndarray, sr: int, points: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(time, low, high) of ``x``: min/max per bucket when there are more samples than ``points``."""
+    if x.shape[0] <= 2 * points:
+        t = np.arange(x.shape[0]) / sr
+        return t, x, x
+    per = int(math.ceil(x.shape[0] / points))
+    pad = np.pad(x, (0, (-x.shape[0]) % per), mode="edge").reshape(-1, per)
+    t = (np.arange(pad.shape[0]) * per + per / 2) / sr
+    return t, pad.min(1), pad.max(1)
+
+
+def _limits(data: list[dict], panels: Sequence[str], floor_db: float, mask_db: float | None, sr: int,
+            cfg: STFTConfig) -> dict[str, tuple[float, float]]:
+    """Add the dB panel and the masks to ``data``; return one colour range per panel, shared by all signals."""
+    top = max((float(d["mag"].max()) for d in data), default=0.0)
+    ref = top if top > 0 else 1.0
+    for d in data:  # dB re the loudest bin of all signals
+        d["spec"] = (features.log_magnitude(d["X"], eps=ref * 1e-7).numpy() - math.log(ref)) * (20 / math.log(10))
+        if mask_db is not None:
+            low = d["spec"] < mask_db
+            for key in ("phase", "gd", "if"):
+                d[key] = np.where(low, np.nan, d[key])
+    limits = {"spec": (floor_db, 0.0), "phase": (-math.pi, math.pi)}
+    for key, default in (("gd", cfg.win / sr * 500), ("if", sr / cfg.n_fft)):
+        if key in panels:  # symmetric, at the 95th percentile of |value| over the bins shown
+            vals = np.concatenate([np.abs(d[key][np.isfinite(d[key])]) for d in data])
+            lim = float(np.percentile(vals, 95)) if vals.size else 0.0
+            limits[key] = (-(lim or default), lim or default)
+    return limits
+
+
+def figure(
+    waves: Sequence[torch.Tensor | np.ndarray],
+    sr: int,
+    names: Sequence[str] | None = None,
+    config: STFTConfig | str = "mpsenet",
+    panels: Sequence[str] | str = DEFAULT_PANELS,
+    title: str | None = None,
+    caption: str | None = None,
+    floor_db: float = -80.0,
+    mask_db: float | None = -50.0,
+    figsize: tuple[float, float] | None = None,
+    dpi: int = 100,
+) -> Figure:
+    """Build the figure of ``waves`` (each ``(samples,)`` or ``(channels, samples)``, mixed down), all at ``sr``.
+
+    Args:
+        names: column titles (default ``signal 1``, ``signal 2`` ...).
+        config: STFT preset or config; its window and hop are used in samples at ``sr``.
+        panels: rows, from :data:`PANELS`.
+        title, caption: text over and under the figure.
+        floor_db: lower end of the magnitude colour scale, in dB below the loudest bin of all signals.
+        mask_db: blank phase, group delay and IF where the magnitude is this many dB below that bin
+            (``None``: never).
+        figsize, dpi: size in inches (default: 0.55 per second, 4 to 8 per column, by 1.9 per row) and dpi.
+
+    Returns a :class:`matplotlib.figure.Figure` with an Agg canvas. ``fig.axes`` holds, row by row, the
+    row's ``len(waves)`` panels followed by its colour bar (switched off in the waveform row). All panels
+    share the time axis; the panels of a row share their y axis and their colour range.
+    """
+    panels, cfg = parse_panels(panels), get_preset(config)
+    if sr <= 0:
+        raise ConfigError(f"the sample rate must be positive, got {sr}")
+    sigs = [_mono(w) for w in waves]
+    if not sigs:
+        raise ConfigError("nothing to plot: give at least one waveform")
+    names = list(names) if names is not None else [f"signal {i + 1}" for i in range(len(sigs))]
+    if len(names) != len(sigs):
+        raise ConfigError(f"{len(names)} names for {len(sigs)} waveforms; give one name per waveform")
+    for name, sig in zip(names, sigs):
+        if cfg.center and sig.shape[0] <= cfg.n_fft // 2:
+            raise ConfigError(f"{name}: {sig.shape[0]} samples are too few for n_fft={cfg.n_fft}; use a smaller preset")
+    spectral = [p for p in panels if p != "wave"]
+    data = [_panel_data(sig, sr, cfg) for sig in sigs] if spectral else []
+    limits = _limits(data, panels, floor_db, mask_db, sr, cfg)
+
+    ncols, nrows, dur = len(sigs), len(panels), max(sig.shape[0] for sig in sigs) / sr
+    heights = [0.6 if p == "wave" else 1.0 for p in panels]
+    if figsize is None:
+        col = min(max(4.0, 0.55 * dur), 8.0)  # inches per column, growing with the duration
+        figsize = (1.4 + col * ncols, 0.9 + 1.9 * sum(heights) + (0.3 if caption else 0.0))
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(nrows, ncols + 1, width_ratios=[1.0] * ncols + [0.035], height_ratios=heights)
+    peak = max(float(sig.abs().max()) for sig in sigs) or 1.0
+    nyq, half_bin, half_hop = sr / 2000.0, sr / cfg.n_fft / 2000.0, cfg.hop_length / sr / 2
+    first = None
+    for r, panel in enumerate(panels):
+        row, image = [], None
+        for c, sig in enumerate(sigs):
+            ax = fig.add_subplot(grid[r, c], sharex=first, sharey=row[0] if row else None)
+            first, row = first or ax, row + [ax]
+            if panel == "wave":
+                t, lo, hi = _envelope(sig.numpy(), sr)
+                if lo is hi:
+                    ax.plot(t, lo, lw=0.5, color="tab:blue")
+                else:
+                    ax.fill_between(t, lo, hi, lw=0.3, color="tab:blue")
+                ax.axhline(0.0, lw=0.4, color="0.6")
+                ax.set_ylim(-1.05 * peak, 1.05 * peak)
+            else:
+                arr = data[c][panel]
+                cmap = colormaps[_CMAP[panel]].copy()
+                cmap.set_bad("black")  # blanked bins: black, like the floor of the spectrogram
+                image = ax.imshow(
+                    arr, origin="lower", aspect="auto", cmap=cmap, vmin=limits[panel][0], vmax=limits[panel][1],
+                    interpolation="antialiased" if panel == "spec" else "nearest",  # never average phases
+                    extent=(-half_hop, (arr.shape[1] - 1) * cfg.hop_length / sr + half_hop, -half_bin, nyq + half_bin),
+                )
+                ax.set_ylim(0.0, nyq)
+            if r == 0:
+                ax.set_title(f"{names[c]}\n{sr / 1000:g} kHz, {sig.shape[0] / sr:.2f} s", fontsize=10)
+            ax.tick_params(labelleft=c == 0, labelbottom=r == nrows - 1)
+            if c == 0:
+                ax.set_ylabel(_ROW_LABEL[panel])
+            if r == nrows - 1:
+                ax.set_xlabel("time (s)")
+        cax = fig.add_subplot(grid[r, ncols])
+        if image is None:
+            cax.set_axis_off()
+        else:
+            bar = fig.colorbar(image, cax=cax)
+            bar.set_label(_COLORBAR[panel], fontsize=8)
+            if panel == "phase":
+                bar.set_ticks([-math.pi, 0.0, math.pi], labels=["-π", "0", "π"])
+    first.set_xlim(-half_hop if spectral else 0.0, dur)
+    fig.suptitle(title if title is not None else " | ".join(names), fontsize=12)
+    if caption:
+        fig.supxlabel(caption, fontsize=8, color="0.3")
+    return fig
+
+
+def check_output(out: str | os.PathLike, overwrite: bool = False, protect: Sequence[str | os.PathLike] = ()) -> Path:
+    """Refuse a figure path that is an input, has an unknown suffix, is a folder, or exists without overwrite."""
+    out = Path(out)
+    for src in protect:
+        if out.exists() and Path(src).exists() and out.resolve() == Path(src).resolve():
+            raise ConfigError(f"{out}: refusing to write over an input file; choose another output path")
+    if out.suffix.lower() not in FIGURE_FORMATS:
+        raise ConfigError(f"{out}: unknown figure format '{out.suffix}'; use one of {', '.join(FIGURE_FORMATS)}")
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a folder; give a file name for the figure")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out}: the file exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    return out
+
+
+def save_figure(fig: Figure, out: str | os.PathLike, overwrite: bool = False,
+                protect: Sequence[str | os.PathLike] = ()) -> Path:
+    """Write ``fig`` atomically (temporary file in the destination folder, then a rename); return the path.
+
+    An existing ``out`` is refused unless ``overwrite``; a path in ``protect`` is refused always.
+    """
+    out = check_output(out, overwrite, protect)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part{out.suffix}", dir=out.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o644)
+        fig.savefig(tmp, format=out.suffix.lower().lstrip(".").replace("jpg", "jpeg"))
+        os.replace(tmp, out)
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ConfigError(f"{out}: cannot write the figure ({exc})") from None
+    return out
+
+
+def load_signals(paths: Sequence[str | os.PathLike]) -> tuple[list[torch.Tensor], int, list[str]]:
+    """Load ``paths`` as mono, resampled to the first file's rate: ``(waves, rate, notes)``.
+
+    ``notes`` says, one line per file concerned, which files were resampled or mixed down.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ConfigError("nothing to plot: give at least one audio file")
+    waves, notes, sr = [], [], None
+    for src in paths:
+        header = audio.info(src)
+        wave, rate = audio.load(src, mono=True, sr=sr)
+        sr = sr or rate
+        what = []
+        if header.channels > 1:
+            what.append(f"{header.channels} channels mixed down")
+        if header.samplerate != sr:
+            what.append(f"resampled from {header.samplerate / 1000:g} to {sr / 1000:g} kHz with {audio.RESAMPLER}")
+        if what:
+            notes.append(f"{src.name}: {', '.join(what)}")
+        waves.append(wave[0])
+    return waves, int(sr), notes
+
+
+def plot_files(
+    paths: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    preset: STFTConfig | str = "mpsenet",
+    panels: Sequence[str] | str = DEFAULT_PANELS,
+    title: str | None = None,
+    overwrite: bool = False,
+    dpi: int = 100,
+    **kwargs,
+) -> Path:
+    """Load ``paths`` with :func:`load_signals`, draw :func:`figure`, save it with :func:`save_figure`.
+
+    The caption says which files were resampled to the first file's rate or mixed down. Returns the path
+    written (atomically; an existing file only with ``overwrite``; never over one of ``paths``). ``kwargs``
+    go to :func:`figure`.
+    """
+    paths = [Path(p) for p in paths]
+    out = check_output(out, overwrite, protect=paths)  # before the work, so that a mistake costs nothing
+    cfg, panels = get_preset(preset), parse_panels(panels)
+    waves, sr, notes = load_signals(paths)
+    kwargs.setdefault("caption", "; ".join(notes) or None)
+    fig = figure(waves, sr, names=[p.name for p in paths], config=cfg, panels=panels, title=title, dpi=dpi,
+                 **kwargs)
+    return save_figure(fig, out, overwrite=overwrite, protect=paths)
