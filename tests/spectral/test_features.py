@@ -19,7 +19,9 @@ from cspec.spectral.features import (
     decompress,
     decompress_magnitude,
     from_real_imag,
+    group_delay,
     inconsistency,
+    instantaneous_frequency,
     log_magnitude,
     mag_phase_to_complex,
     magnitude,
@@ -138,3 +140,14 @@ def test_bad_inputs_raise_config_errors():
         log_magnitude(_spec(3, 4), eps=0.0)
     with pytest.raises(ConfigError, match="complex"):
         consistency_projection(torch.randn(201, 10), "mpsenet")
+
+
+def test_features_are_differentiable():
+    X = _spec(3, 4).requires_grad_()
+    assert torch.autograd.gradcheck(lambda z: compress(z, 0.3, 0.5), (X,))
+    assert torch.autograd.gradcheck(lambda z: log_magnitude(z), (X,))
+    torch.manual_seed(0)
+    x = torch.randn(2, 2000, dtype=torch.float64, requires_grad=True)
+    cfg = get_preset("fullsubnet")
+    (group_delay(x, cfg).square().mean() + instantaneous_frequency(x, cfg).mean()).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
