@@ -105,7 +105,7 @@ def _limits(data: list[dict], panels: Sequence[str], floor_db: float, mask_db: f
     top = max((float(d["mag"].max()) for d in data), default=0.0)
     ref = top if top > 0 else 1.0
     for d in data:  # dB re the loudest bin of all signals
-        d["spec"] = (features.log_magnitude(d["X"], eps=ref * 1e-7).numpy() - math.log(ref)) * (20 / math.log(10))
+        d["spec"] = (features.log_magnitude(d["X"], eps=ref * 1e-10).numpy() - math.log(ref)) * (20 / math.log(10))
         if mask_db is not None:
             low = d["spec"] < mask_db
             for key in ("phase", "gd", "if"):
@@ -190,8 +190,7 @@ def figure(
                 ax.set_ylim(-1.05 * peak, 1.05 * peak)
             else:
                 arr = data[c][panel]
-                cmap = colormaps[_CMAP[panel]].copy()
-                cmap.set_bad("black")  # blanked bins: black, like the floor of the spectrogram
+                cmap = colormaps[_CMAP[panel]].with_extremes(bad="black")  # blanked bins, like the dB floor
                 image = ax.imshow(
                     arr, origin="lower", aspect="auto", cmap=cmap, vmin=limits[panel][0], vmax=limits[panel][1],
                     interpolation="antialiased" if panel == "spec" else "nearest",  # never average phases
