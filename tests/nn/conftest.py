@@ -17,9 +17,12 @@ def _real_loss(y: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (y * weights.conj()).real.sum()
 
 
-def compare_to_reference(layer, reference, inputs, atol=1e-5, rtol=1e-5):
-    """Forward and gradient (inputs and every parameter) of ``layer(*inputs)`` equal ``reference(*inputs)``."""
-    params = [p for p in layer.parameters() if p.requires_grad]
+def compare_to_reference(layer, reference, inputs, atol=1e-5, rtol=1e-5, params=None):
+    """Forward and gradient (inputs and every parameter) of ``layer(*inputs)`` equal ``reference(*inputs)``.
+
+    ``params`` defaults to ``layer.parameters()`` (give it when ``layer`` is a plain function).
+    """
+    params = [p for p in (layer.parameters() if params is None else params) if p.requires_grad]
     y = layer(*inputs)
     y_ref = reference(*inputs)
     assert y.shape == y_ref.shape
@@ -34,8 +37,12 @@ def compare_to_reference(layer, reference, inputs, atol=1e-5, rtol=1e-5):
             torch.testing.assert_close(a, b, atol=atol, rtol=rtol)
 
 
-def gradcheck_layer(layer, *inputs, **kwargs):
-    """``torch.autograd.gradcheck`` in float64 over the inputs AND the parameters of ``layer``."""
+def gradcheck_layer(layer, *inputs, fast=False, **kwargs):
+    """``torch.autograd.gradcheck`` in float64 over the inputs AND the parameters of ``layer``.
+
+    ``fast=True`` uses gradcheck's fast mode (Jacobian checked along random directions) for the layers with
+    hundreds of parameters (attention, recurrent), to keep the suite quick.
+    """
     layer = layer.double()
     names = [n for n, p in layer.named_parameters() if p.requires_grad]
     params = [p.detach().clone().requires_grad_(True) for n, p in layer.named_parameters() if p.requires_grad]
@@ -45,7 +52,7 @@ def gradcheck_layer(layer, *inputs, **kwargs):
         out = functional_call(layer, dict(zip(names, args[n_in:])), args[:n_in], kwargs)
         return out[0] if isinstance(out, tuple) else out
 
-    assert torch.autograd.gradcheck(fn, (*inputs, *params), eps=1e-6, atol=1e-5, rtol=1e-4)
+    assert torch.autograd.gradcheck(fn, (*inputs, *params), eps=1e-6, atol=1e-5, rtol=1e-4, fast_mode=fast)
 
 
 @pytest.fixture(autouse=True)
