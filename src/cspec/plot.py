@@ -16,18 +16,17 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from cspec import audio
 from cspec.errors import ConfigError
 from cspec.spectral import features
 from cspec.spectral.stft import STFTConfig, get_preset, stft
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not when the CLI starts
+    from matplotlib.figure import Figure
 
 __all__ = ["PANELS", "DEFAULT_PANELS", "FIGURE_FORMATS", "figure", "plot_files", "save_figure", "check_output",
            "parse_panels", "load_signals"]
@@ -148,6 +147,10 @@ def figure(
     row's ``len(waves)`` panels followed by its colour bar (switched off in the waveform row). All panels
     share the time axis; the panels of a row share their y axis and their colour range.
     """
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     panels, cfg = parse_panels(panels), get_preset(config)
     if sr <= 0:
         raise ConfigError(f"the sample rate must be positive, got {sr}")
