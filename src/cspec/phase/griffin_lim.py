@@ -132,7 +132,6 @@ def fast_griffin_lim(
     if momentum < 0:
         raise ConfigError(f"momentum must be >= 0 (0 is plain Griffin-Lim, 0.99 the FGLA default), got {momentum}")
     n_samples = signal_length(mag.shape[-1], cfg, length)
-    eps = torch.finfo(mag.dtype).tiny
     spec = mag * initial_phasor(mag, init, seed)
     coef = momentum / (1.0 + momentum)
     prev = None
@@ -141,8 +140,9 @@ def fast_griffin_lim(
         if callback is not None:
             callback(it + 1, rebuilt)
         # the momentum step of Perraudin et al. (2013), written as librosa.griffinlim writes it
-        update = rebuilt - coef * prev if (prev is not None and coef != 0.0) else rebuilt
-        spec = update * (mag / (update.abs() + eps))
+        update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
+        # magnitude projection: sgn(z) = z / |z| (0 at 0), as librosa's z / (|z| + tiny), in one kernel
+        spec = torch.sgn(update) * mag
         prev = rebuilt
     wave = istft(spec, cfg, n_samples)
     return (wave, spec) if return_spec else wave

@@ -47,6 +47,7 @@ def _frame_window(cfg: STFTConfig, device, dtype) -> torch.Tensor:
     return torch.nn.functional.pad(w, (left, cfg.n_fft - cfg.win - left))
 
 
+@torch.no_grad()
 def rtisi_la(
     magnitude: torch.Tensor,
     config: STFTConfig | str = "mpsenet",
@@ -64,6 +65,8 @@ def rtisi_la(
         n_iter: updates each frame receives in total (rounded up to a multiple of ``lookahead + 1``).
         lookahead: look-ahead frames ``L`` (0 gives RTISI without look-ahead).
         return_spec: also return the final complex spectrogram.
+
+    Runs without autograd (in-place frame updates); FGLA is the differentiable choice when gradients are needed.
     """
     cfg = get_preset(config)
     mag = check_magnitude(magnitude, cfg)
@@ -86,25 +89,25 @@ def rtisi_la(
     for m in range(n_frm):  # squared-window sum of the full signal: the LS normaliser
         env[m * hop: m * hop + n_fft] += win * win
     inv_env = torch.where(env > 1e-10 * env.max(), 1.0 / env.clamp_min(1e-30), torch.zeros_like(env))
+    # analysis weight of each frame: the window over the LS normaliser, w / sum_j w^2 on the frame's span
+    weight = torch.stack([win * inv_env[m * hop: m * hop + n_fft] for m in range(n_frm)])
     acc = torch.zeros(batch, padded, device=dev, dtype=dt)  # sum_j w * ifft(c_j)
-    frames = torch.zeros(batch, n_frm, n_fft, device=dev, dtype=dt)  # each frame's contribution to acc
-    coefs = torch.zeros(batch, n_frm, n_freq, device=dev, dtype=torch.polar(win[:1], win[:1]).dtype)
+    zero = torch.zeros(batch, n_fft, device=dev, dtype=dt)
+    frames = [zero] * n_frm  # each frame's contribution to acc
+    coefs: list[torch.Tensor] = [None] * n_frm  # type: ignore[list-item]
 
     def update(m: int) -> None:
-        start = m * hop
-        seg = acc[:, start: start + n_fft]
-        spec = torch.fft.rfft(seg * (win * inv_env[start: start + n_fft]), n=n_fft)
-        c = torch.polar(target[:, m], spec.angle())
+        seg = acc[:, m * hop: m * hop + n_fft]
+        c = torch.polar(target[:, m], torch.fft.rfft(seg * weight[m], n=n_fft).angle())  # angle(0) = 0
         new = torch.fft.irfft(c, n=n_fft) * win
-        seg += new - frames[:, m]
-        frames[:, m] = new
-        coefs[:, m] = c
+        seg += new - frames[m]
+        frames[m], coefs[m] = new, c
 
     for newest in range(n_frm + lookahead):
         hi, lo = min(newest, n_frm - 1), max(0, newest - lookahead)
         for _ in range(passes):
             for m in range(hi, lo - 1, -1):
                 update(m)
-    spec = coefs.transpose(1, 2).reshape(*lead, n_freq, n_frm)
+    spec = torch.stack(coefs, dim=-1).reshape(*lead, n_freq, n_frm)
     wave = istft(spec, cfg, n_samples)
     return (wave, spec) if return_spec else wave
