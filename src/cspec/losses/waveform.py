@@ -1,0 +1,160 @@
+"""Waveform-domain training objectives: SI-SDR, SNR, SD-SDR and the weighted SDR of DCUNet.
+
+The functions return the ratio in dB (higher is better) per item, differentiably, for waveforms
+``(..., samples)`` whose leading shapes broadcast (so ``est[:, :, None]`` against ``ref[:, None, :]`` gives a
+pairwise matrix for PIT). The loss modules return the negative ratio, reduced over the items.
+
+``eps`` guards 0/0 exactly as torchmetrics does (it is added to the numerator and the denominator of both
+the projection and the ratio); ``None`` means ``torch.finfo(dtype).eps``. The evaluation versions (NumPy,
+float64) are in :mod:`cspec.metrics.sdr`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cspec.errors import ConfigError
+from cspec.losses._common import check_reduction, check_waves, reduce
+
+__all__ = [
+    "si_sdr", "snr", "sd_sdr", "weighted_sdr", "pairwise",
+    "SISDRLoss", "SNRLoss", "SDSDRLoss", "WeightedSDRLoss",
+]
+
+
+def _eps(x: torch.Tensor, eps: float | None) -> float:
+    return torch.finfo(x.dtype).eps if eps is None else float(eps)
+
+
+def _centre(est: torch.Tensor, ref: torch.Tensor, zero_mean: bool):
+    if zero_mean:
+        return est - est.mean(-1, keepdim=True), ref - ref.mean(-1, keepdim=True)
+    return est, ref
+
+
+def _db(num: torch.Tensor, den: torch.Tensor, eps: float) -> torch.Tensor:
+    return 10.0 * torch.log10((num + eps) / (den + eps))
+
+
+def si_sdr(est: torch.Tensor, ref: torch.Tensor, zero_mean: bool = False, eps: float | None = None) -> torch.Tensor:
+    """Scale-invariant SDR in dB (Le Roux, Wisdom, Erdogan & Hershey 2019, "SDR - half-baked or well done?").
+
+        alpha = <est, ref> / ||ref||^2,     SI-SDR = 10 log10( ||alpha ref||^2 / ||alpha ref - est||^2 )
+
+    The paper assumes zero-mean signals: ``zero_mean=True`` removes the means first (asteroid's default);
+    the default ``False`` matches torchmetrics' ``scale_invariant_signal_distortion_ratio``.
+    Returns the broadcast leading shape of ``est`` and ``ref``.
+    """
+    check_waves(est, ref, "si_sdr")
+    e = _eps(est, eps)
+    est, ref = _centre(est, ref, zero_mean)
+    alpha = ((est * ref).sum(-1, keepdim=True) + e) / (ref.square().sum(-1, keepdim=True) + e)
+    target = alpha * ref
+    return _db(target.square().sum(-1), (target - est).square().sum(-1), e)
+
+
+def snr(est: torch.Tensor, ref: torch.Tensor, zero_mean: bool = False, eps: float | None = None) -> torch.Tensor:
+    """Plain signal-to-noise ratio in dB: ``10 log10( ||ref||^2 / ||ref - est||^2 )`` (no scaling, no projection).
+
+    The scale-dependent baseline of Le Roux et al. 2019; ``est = 0.5 * ref`` gives ``10 log10(4) = 6.02 dB``.
+    """
+    check_waves(est, ref, "snr")
+    e = _eps(est, eps)
+    est, ref = _centre(est, ref, zero_mean)
+    return _db(ref.square().sum(-1), (ref - est).square().sum(-1), e)
+
+
+def sd_sdr(est: torch.Tensor, ref: torch.Tensor, zero_mean: bool = False, eps: float | None = None) -> torch.Tensor:
+    """Scale-dependent SDR in dB (Le Roux et al. 2019, the SD-SDR they propose next to SI-SDR).
+
+        alpha = <est, ref> / ||ref||^2,     SD-SDR = 10 log10( ||alpha ref||^2 / ||ref - est||^2 )
+
+    The numerator is SI-SDR's, the error is the plain difference, so a scaled copy is penalised:
+    ``est = 0.5 * ref`` gives ``10 log10(0.25 / 0.25) = 0 dB`` (SI-SDR would be infinite).
+    """
+    check_waves(est, ref, "sd_sdr")
+    e = _eps(est, eps)
+    est, ref = _centre(est, ref, zero_mean)
+    alpha = ((est * ref).sum(-1, keepdim=True) + e) / (ref.square().sum(-1, keepdim=True) + e)
+    return _db((alpha * ref).square().sum(-1), (ref - est).square().sum(-1), e)
+
+
+def _neg_cosine(a: torch.Tensor, b: torch.Tensor, eps: float) -> torch.Tensor:
+    return -(a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1) + eps)
+
+
+def weighted_sdr(est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Weighted SDR loss of DCUNet (Choi, Kim, Chung, Kim, Ha & Lee 2019, ICLR, Sec. 3.3), in ``[-1, 1]``.
+
+        loss_SDR(a, b) = -<a, b> / (||a|| ||b||)
+        wSDR = alpha * loss_SDR(y, y_hat) + (1 - alpha) * loss_SDR(z, z_hat),   alpha = ||y||^2 / (||y||^2 + ||z||^2)
+
+    with clean ``y = ref``, estimate ``y_hat = est``, noise ``z = mix - ref`` and estimated noise
+    ``z_hat = mix - est``. A perfect estimate gives ``-1``. This is already a loss (lower is better).
+    """
+    check_waves(est, ref, "weighted_sdr")
+    check_waves(mix, ref, "weighted_sdr (mixture)")
+    noise, noise_hat = mix - ref, mix - est
+    ry, rz = ref.square().sum(-1), noise.square().sum(-1)
+    alpha = ry / (ry + rz + eps)
+    return alpha * _neg_cosine(ref, est, eps) + (1 - alpha) * _neg_cosine(noise, noise_hat, eps)
+
+
+def pairwise(fn, est: torch.Tensor, ref: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Pairwise matrix ``M[b, i, j] = fn(est[b, i], ref[b, j])`` for ``(batch, n_src, samples)`` inputs.
+
+    Works for any of the ratios above (they broadcast); the PIT wrapper takes the negative of it.
+    """
+    if est.dim() != 3 or ref.dim() != 3 or est.shape[:2] != ref.shape[:2]:
+        raise ConfigError(
+            f"pairwise needs (batch, n_src, samples) tensors with the same batch and sources, got "
+            f"{tuple(est.shape)} and {tuple(ref.shape)}"
+        )
+    return fn(est[:, :, None, :], ref[:, None, :, :], **kwargs)
+
+
+class _RatioLoss(nn.Module):
+    """Negative ratio in dB, reduced over the items; ``pairwise`` gives the ``(batch, n_src, n_src)`` matrix."""
+
+    _fn = staticmethod(si_sdr)
+
+    def __init__(self, zero_mean: bool = True, eps: float | None = None, reduction: str = "mean") -> None:
+        super().__init__()
+        self.zero_mean, self.eps, self.reduction = zero_mean, eps, check_reduction(reduction)
+
+    def forward(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return reduce(-type(self)._fn(est, ref, zero_mean=self.zero_mean, eps=self.eps), self.reduction)
+
+    def pairwise(self, est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """``L[b, i, j] = -ratio(est[b, i], ref[b, j])`` (estimate first, as asteroid's pairwise losses)."""
+        return -pairwise(type(self)._fn, est, ref, zero_mean=self.zero_mean, eps=self.eps)
+
+
+class SISDRLoss(_RatioLoss):
+    """Negative SI-SDR (Le Roux et al. 2019); zero-mean by default, as in Conv-TasNet / asteroid training."""
+
+    _fn = staticmethod(si_sdr)
+
+
+class SNRLoss(_RatioLoss):
+    """Negative SNR in dB (the scale-dependent objective of Le Roux et al. 2019)."""
+
+    _fn = staticmethod(snr)
+
+
+class SDSDRLoss(_RatioLoss):
+    """Negative SD-SDR in dB (Le Roux et al. 2019)."""
+
+    _fn = staticmethod(sd_sdr)
+
+
+class WeightedSDRLoss(nn.Module):
+    """Weighted SDR of DCUNet (Choi et al. 2019): ``forward(est, ref, mix)``; see :func:`weighted_sdr`."""
+
+    def __init__(self, eps: float = 1e-8, reduction: str = "mean") -> None:
+        super().__init__()
+        self.eps, self.reduction = eps, check_reduction(reduction)
+
+    def forward(self, est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        return reduce(weighted_sdr(est, ref, mix, self.eps), self.reduction)
