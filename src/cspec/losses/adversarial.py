@@ -7,8 +7,6 @@ each output. Feature maps for feature matching are a list (per discriminator) of
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import nn
