@@ -20,7 +20,7 @@ def test_pesq_wb_equals_pesq_package_on_dev_pairs(dev_pairs):
 
 
 def test_pesq_nb_equals_pesq_package(dev_pairs):
-    for c, n, sr in list(dev_pairs.values())[:5]:
+    for c, n, sr in list(dev_pairs.values())[::5]:
         assert pesq_nb(c, n, sr) == pesq_ref(16000, c, n, "nb")
 
 
@@ -37,7 +37,7 @@ def test_stoi_equals_pystoi_on_dev_pairs(dev_pairs):
 
 
 def test_estoi_equals_pystoi_extended(dev_pairs):
-    for c, n, sr in list(dev_pairs.values())[:5]:
+    for c, n, sr in list(dev_pairs.values())[::5]:
         c10 = resample(torch.from_numpy(c), sr, 10000).numpy()
         n10 = resample(torch.from_numpy(n), sr, 10000).numpy()
         assert estoi(c, n, sr) == pytest.approx(stoi_ref(c10, n10, 10000, extended=True), abs=1e-12)

@@ -11,14 +11,12 @@ reason in its table, so a batch of files never stops on one bad clip.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 
 from cspec.errors import CspecError
 
-__all__ = ["MetricError", "as_rows", "restore", "pair_rows", "check_clip", "per_row", "at_rate"]
+__all__ = ["MetricError", "as_rows", "restore", "pair_rows", "check_clip", "at_rate"]
 
 #: below this peak amplitude a signal counts as silent (-160 dBFS: nothing a 16/24-bit file can hold as speech)
 SILENCE = 1e-8
@@ -94,13 +92,6 @@ def check_clip(
     n = est.shape[-1]
     if n < min_seconds * sr:
         raise MetricError(f"too short: {n / sr:.3f} s, the metric needs at least {min_seconds:g} s")
-
-
-def per_row(fn: Callable[[np.ndarray, np.ndarray], float], ref, est, align: bool = False):
-    """Apply a scalar metric ``fn(ref_row, est_row)`` over the batch and restore the input's shape and kind."""
-    r, e, lead, is_torch = pair_rows(ref, est, align=align)
-    out = np.array([fn(r[i], e[i]) for i in range(r.shape[0])], dtype=np.float64)
-    return restore(out, lead, is_torch)
 
 
 def at_rate(x: np.ndarray, sr: int, rate: int | None) -> np.ndarray:

@@ -10,7 +10,9 @@ from cspec.spectral.stft import STFTConfig, stft
 #: analysis of the log-spectral distance: 2048-point Hann frames, hop 512 (Kuleshov et al. 2017)
 LSD_STFT = STFTConfig(n_fft=2048, hop_length=512, window="hann", center=True, pad_mode="constant", source="LSD")
 
-__all__ = ["spectral_convergence", "spectral_convergence_db", "log_spectral_distance", "spectral_convergence_wave", "LSD_STFT"]
+__all__ = [
+    "spectral_convergence", "spectral_convergence_db", "log_spectral_distance", "spectral_convergence_wave", "LSD_STFT",
+]
 
 
 def spectral_convergence(

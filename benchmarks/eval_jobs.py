@@ -1,0 +1,127 @@
+"""Benchmark of ``cspec eval --jobs``: wall time of scoring N pairs with 1 and with 2 worker processes.
+
+The N pairs are made from the 15 real pairs of ``$CSPEC_DATA/dev_pairs`` (default ``../shared/data``): pair
+``i`` is a crop of ``--seconds`` seconds of dev pair ``i % 15`` starting ``(i // 15) * 0.5`` s in (a short
+pair is repeated to length), and the "estimate" is the noisy file, so every metric is computed on real
+speech. The pairs go to a temporary folder that is deleted afterwards. Timings include starting the worker
+processes (spawn), as a user of ``cspec eval --jobs 2`` would see them.
+
+    .venv/bin/python benchmarks/eval_jobs.py --pairs 100 --seconds 3 --out benchmarks/RESULTS.md
+
+With ``--out`` the table replaces only the ``## Evaluation`` section of that markdown file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from cspec.metrics.registry import resolve, versions
+from cspec.metrics.report import evaluate_pairs, pair_folders
+
+SECTION = "## Evaluation"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_pairs(folder: Path, n: int, seconds: float) -> None:
+    data = Path(os.environ.get("CSPEC_DATA", ROOT.parent / "shared" / "data")) / "dev_pairs"
+    names = sorted(p.stem for p in (data / "clean").glob("*.flac"))
+    if not names:
+        raise SystemExit(f"no dev pairs under {data}; set CSPEC_DATA")
+    for d in ("ref", "est"):
+        (folder / d).mkdir(parents=True)
+    for i in range(n):
+        name = names[i % len(names)]
+        clean, sr = sf.read(data / "clean" / f"{name}.flac", dtype="float32")
+        noisy, _ = sf.read(data / "noisy" / f"{name}.flac", dtype="float32")
+        common = min(len(clean), len(noisy))
+        length, start = int(seconds * sr), int((i // len(names)) * 0.5 * sr)
+        reps = int(np.ceil((start + length) / common))
+        sf.write(folder / "ref" / f"pair{i:03d}.wav", np.tile(clean[:common], reps)[start : start + length], sr)
+        sf.write(folder / "est" / f"pair{i:03d}.wav", np.tile(noisy[:common], reps)[start : start + length], sr)
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def write_section(path: Path, body: str) -> None:
+    old = path.read_text() if path.exists() else "# Benchmarks\n\nResults of the scripts in this folder.\n"
+    start = old.find(SECTION)
+    if start < 0:
+        new = old.rstrip("\n") + "\n\n" + body
+    else:
+        nxt = old.find("\n## ", start + len(SECTION))
+        new = old[:start] + body + (old[nxt + 1 :] if nxt >= 0 else "")
+    path.write_text(new.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pairs", type=int, default=100)
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--metrics", default="default", help="comma-separated metric names (default: the default set)")
+    p.add_argument("--jobs", default="1,2", help="comma-separated worker counts to time")
+    p.add_argument("--out", type=Path, default=None, help="markdown file whose '## Evaluation' is replaced")
+    args = p.parse_args()
+    names = resolve(args.metrics)
+    jobs = [int(j) for j in args.jobs.split(",")]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        make_pairs(Path(tmp), args.pairs, args.seconds)
+        pairs = pair_folders(Path(tmp) / "est", Path(tmp) / "ref")
+        reference_rows = None
+        for j in jobs:
+            t0 = time.perf_counter()
+            rows = evaluate_pairs(pairs, names, jobs=j)
+            wall = time.perf_counter() - t0
+            if reference_rows is None:
+                reference_rows = rows
+            same = all(
+                all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a) for a, b in zip(reference_rows, rows)
+            )
+            results.append((j, wall, same))
+            print(f"--jobs {j}: {wall:.1f} s for {len(pairs)} pairs ({wall / len(pairs):.3f} s/pair), "
+                  f"same numbers as --jobs {jobs[0]}: {same}", flush=True)
+    base = results[0][1]
+    cmd = "python benchmarks/eval_jobs.py " + " ".join(
+        f"--{k} {v}" for k, v in [("pairs", args.pairs), ("seconds", args.seconds), ("metrics", args.metrics),
+                                  ("jobs", args.jobs)]
+    )
+    lines = [
+        SECTION, "",
+        f"Command: `{cmd}`  ",
+        f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}  ",
+        f"Date: {datetime.now():%Y-%m-%d %H:%M}; the machine may have been shared with other jobs.  ",
+        f"Packages: {versions()}", "",
+        f"{args.pairs} pairs of {args.seconds:g} s cropped from the 15 real dev pairs (estimate = the noisy file); "
+        f"metrics: {', '.join(names)}. Wall time includes starting the spawned workers (one torch/BLAS thread "
+        "each).", "",
+        "| --jobs | wall time (s) | s / pair | speed-up | same numbers |",
+        "|---:|---:|---:|---:|---|",
+    ]
+    lines += [f"| {j} | {w:.1f} | {w / args.pairs:.3f} | {base / w:.2f}x | {'yes' if s else 'NO'} |"
+              for j, w, s in results]
+    if args.out:
+        write_section(args.out, "\n".join(lines) + "\n")
+        print(f"wrote the '{SECTION}' section of {args.out}")
+    else:
+        print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
