@@ -22,7 +22,9 @@ beyond ``ceil(n_fft/hop) - 1`` do not overlap the committed frame and only add w
 redundancy n_fft/hop >= 4; at 50 % overlap each frame sees one neighbour on each side and it stays close to
 its initial estimate.  Centre padding is treated as free signal (the reflection is not enforced).
 
-The frame loop is Python (inherently sequential); every update is vectorised over the batch.  Frames are
+The frame loop is Python (inherently sequential); every update is vectorised over the batch and, for
+batches below 2^18 samples per frame step on the CPU, runs on one intra-op thread (torch's threads are
+capped during the loop and restored after it: per-frame FFTs are too small to gain from threads).  Frames are
 transformed with ``torch.fft`` on a frame the size of one STFT column; the output is the
 :func:`cspec.spectral.stft.istft` of the final coefficients.
 """
@@ -30,6 +32,7 @@ transformed with ``torch.fft`` on a frame the size of one STFT column; the outpu
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 
@@ -45,6 +48,19 @@ def _frame_window(cfg: STFTConfig, device, dtype) -> torch.Tensor:
     w = make_window(cfg, device, dtype)
     left = (cfg.n_fft - cfg.win) // 2
     return torch.nn.functional.pad(w, (left, cfg.n_fft - cfg.win - left))
+
+
+@contextmanager
+def _intra_op_threads(n: int):
+    """Temporarily cap torch's intra-op threads (process-wide), restoring them afterwards."""
+    old = torch.get_num_threads()
+    if n < old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n < old:
+            torch.set_num_threads(old)
 
 
 @torch.no_grad()
@@ -103,11 +119,14 @@ def rtisi_la(
         seg += new - frames[m]
         frames[m], coefs[m] = new, c
 
-    for newest in range(n_frm + lookahead):
-        hi, lo = min(newest, n_frm - 1), max(0, newest - lookahead)
-        for _ in range(passes):
-            for m in range(hi, lo - 1, -1):
-                update(m)
+    # one frame is a small FFT: on the CPU, waking worker threads for it costs more than the transform itself
+    small = dev.type == "cpu" and batch * n_fft < 2**18
+    with _intra_op_threads(1 if small else torch.get_num_threads()):
+        for newest in range(n_frm + lookahead):
+            hi, lo = min(newest, n_frm - 1), max(0, newest - lookahead)
+            for _ in range(passes):
+                for m in range(hi, lo - 1, -1):
+                    update(m)
     spec = torch.stack(coefs, dim=-1).reshape(*lead, n_freq, n_frm)
     wave = istft(spec, cfg, n_samples)
     return (wave, spec) if return_spec else wave
