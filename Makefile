@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: a looser requirement would pull CUDA wheels on a CPU machine
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[all]"
+	# asteroid is a test peer only (PIT wrapper, SDR losses); its pins (torchmetrics<=0.11.4) clash with ours,
+	# and the tests load just its loss files, which need only torch and scipy
+	$(BIN)/pip install -q --no-deps asteroid==0.7.0
 	touch $(STAMP)
 
 setup: $(STAMP)
