@@ -65,8 +65,8 @@ def _mono(wave: torch.Tensor | np.ndarray) -> torch.Tensor:
     return audio.validate(wave)
 
 
-def _panel_data(wave: torch.Tensor, sr: int, cfg: STFTConfig) -> dict[str, np.ndarray | torch.Tensor]:
-    """The spectral panels of one signal (freq, frames), in the units the figure shows.
+def _panel_data(wave: torch.Tensor, sr: int, cfg: STFTConfig, panels: Sequence[str]) -> dict:
+    """The spectral ``panels`` of one signal (freq, frames), in the units the figure shows.
 
     Group delay and IF use the reassignment ("analytic") estimates of :mod:`cspec.spectral.phase_features`
     (Auger & Flandrin 1995), which need no neighbouring bin or frame; IF falls back to the phase-vocoder
@@ -75,16 +75,13 @@ def _panel_data(wave: torch.Tensor, sr: int, cfg: STFTConfig) -> dict[str, np.nd
     cfg = cfg.replace(sample_rate=sr)  # window and hop in samples, physical units at the signal's rate
     x = wave.double()
     spec = stft(x, cfg)
-    gd = features.group_delay(x, cfg, method="analytic")  # samples, from the frame centre
-    ifreq = features.instantaneous_frequency(x, cfg, method="analytic" if cfg.window == "hann" else "diff")  # Hz
-    bin_hz = torch.arange(spec.shape[-2], dtype=torch.float64)[:, None] * (sr / cfg.n_fft)
-    return {
-        "X": spec,
-        "mag": features.magnitude(spec).numpy(),
-        "phase": features.phase(spec).numpy(),
-        "gd": (gd * (1000.0 / sr)).numpy(),
-        "if": (ifreq - bin_hz).numpy(),
-    }
+    data = {"X": spec, "mag": features.magnitude(spec).numpy(), "phase": features.phase(spec).numpy()}
+    if "gd" in panels:  # samples from the frame centre -> ms
+        data["gd"] = (features.group_delay(x, cfg, method="analytic") * (1000.0 / sr)).numpy()
+    if "if" in panels:  # Hz -> deviation from the bin's centre frequency
+        ifreq = features.instantaneous_frequency(x, cfg, method="analytic" if cfg.window == "hann" else "diff")
+        data["if"] = (ifreq - torch.arange(spec.shape[-2], dtype=torch.float64)[:, None] * (sr / cfg.n_fft)).numpy()
+    return data
 
 
 def _envelope(x: np.ndarray, sr: int, points: int = 4000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -108,7 +105,8 @@ def _limits(data: list[dict], panels: Sequence[str], floor_db: float, mask_db: f
         if mask_db is not None:
             low = d["spec"] < mask_db
             for key in ("phase", "gd", "if"):
-                d[key] = np.where(low, np.nan, d[key])
+                if key in d:
+                    d[key] = np.where(low, np.nan, d[key])
     limits = {"spec": (floor_db, 0.0), "phase": (-math.pi, math.pi)}
     for key, default in (("gd", cfg.win / sr * 500), ("if", sr / cfg.n_fft)):
         if key in panels:  # symmetric, at the 95th percentile of |value| over the bins shown
@@ -164,7 +162,7 @@ def figure(
         if cfg.center and sig.shape[0] <= cfg.n_fft // 2:
             raise ConfigError(f"{name}: {sig.shape[0]} samples are too few for n_fft={cfg.n_fft}; use a smaller preset")
     spectral = [p for p in panels if p != "wave"]
-    data = [_panel_data(sig, sr, cfg) for sig in sigs] if spectral else []
+    data = [_panel_data(sig, sr, cfg, panels) for sig in sigs] if spectral else []
     limits = _limits(data, panels, floor_db, mask_db, sr, cfg)
 
     ncols, nrows, dur = len(sigs), len(panels), max(sig.shape[0] for sig in sigs) / sr
