@@ -175,3 +175,19 @@ def test_bad_arguments():
         figure([], SR)
     with pytest.raises(ConfigError, match="unknown STFT preset"):
         figure([_tone(100, 0.1)], SR, config="nope")
+
+
+def test_segment_keeps_the_time_axis():
+    wave = _tone(1000, 0.5, seconds=2.0)
+    fig = figure([wave, wave[:12000]], SR, panels="wave,spec", start=0.5, end=1.25)
+    ax = _grid(fig, 2, 2)
+    assert ax[0][0].get_title().endswith("16 kHz, 0.50-1.25 s") and ax[0][1].get_title().endswith("0.50-0.75 s")
+    assert ax[1][0].get_xlim() == pytest.approx((0.5 - HOP / SR / 2, 1.25))
+    assert ax[1][0].images[0].get_extent()[0] == pytest.approx(0.5 - HOP / SR / 2)
+    assert ax[1][0].images[0].get_array().shape[1] == 12000 // HOP + 1  # 0.75 s of signal analysed
+    np.testing.assert_allclose(ax[0][1].lines[0].get_xdata()[[0, -1]], [0.5, 0.75 - 1 / SR])
+    np.testing.assert_array_equal(ax[0][1].lines[0].get_ydata(), wave[8000:12000].numpy())
+    for kwargs, msg in [({"start": 1.0, "end": 1.0}, "empty or negative"), ({"start": -1.0}, "empty or negative"),
+                        ({"start": 1.99}, "too few"), ({"start": 1.6}, "signal 2 ends before 1.6 s")]:
+        with pytest.raises(ConfigError, match=msg):
+            figure([wave, wave[:24000]] if kwargs.get("start") != 1.99 else [wave], SR, panels="spec", **kwargs)

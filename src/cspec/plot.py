@@ -128,6 +128,8 @@ def figure(
     mask_db: float | None = -50.0,
     figsize: tuple[float, float] | None = None,
     dpi: int = 100,
+    start: float = 0.0,
+    end: float | None = None,
 ) -> Figure:
     """Build the figure of ``waves`` (each ``(samples,)`` or ``(channels, samples)``, mixed down), all at ``sr``.
 
@@ -140,6 +142,8 @@ def figure(
         mask_db: blank phase, group delay and IF where the magnitude is this many dB below that bin
             (``None``: never).
         figsize, dpi: size in inches (default: 0.55 per second, 4 to 8 per column, by 1.9 per row) and dpi.
+        start, end: draw only this segment, in seconds (``end=None``: to the end); the time axis keeps
+            the times of the whole signal.
 
     Returns a :class:`matplotlib.figure.Figure` with an Agg canvas. ``fig.axes`` holds, row by row, the
     row's ``len(waves)`` panels followed by its colour bar (switched off in the waveform row). All panels
@@ -152,13 +156,19 @@ def figure(
     panels, cfg = parse_panels(panels), get_preset(config)
     if sr <= 0:
         raise ConfigError(f"the sample rate must be positive, got {sr}")
-    sigs = [_mono(w) for w in waves]
+    if start < 0 or (end is not None and end <= start):
+        raise ConfigError(f"the segment {start}-{end} s is empty or negative; give 0 <= start < end (seconds)")
+    i0, i1 = int(round(start * sr)), None if end is None else int(round(end * sr))
+    sigs = [_mono(w)[i0:i1] for w in waves]
     if not sigs:
         raise ConfigError("nothing to plot: give at least one waveform")
+    t0 = i0 / sr  # time of the first sample drawn
     names = list(names) if names is not None else [f"signal {i + 1}" for i in range(len(sigs))]
     if len(names) != len(sigs):
         raise ConfigError(f"{len(names)} names for {len(sigs)} waveforms; give one name per waveform")
     for name, sig in zip(names, sigs):
+        if sig.shape[0] == 0:
+            raise ConfigError(f"{name} ends before {start} s; choose a start inside the signal")
         if cfg.center and sig.shape[0] <= cfg.n_fft // 2:
             raise ConfigError(f"{name}: {sig.shape[0]} samples are too few for n_fft={cfg.n_fft}; use a smaller preset")
     spectral = [p for p in panels if p != "wave"]
@@ -183,6 +193,7 @@ def figure(
             first, row = first or ax, row + [ax]
             if panel == "wave":
                 t, lo, hi = _envelope(sig.numpy(), sr)
+                t = t + t0
                 if lo is hi:
                     ax.plot(t, lo, lw=0.5, color="tab:blue")
                 else:
@@ -195,11 +206,13 @@ def figure(
                 image = ax.imshow(
                     arr, origin="lower", aspect="auto", cmap=cmap, vmin=limits[panel][0], vmax=limits[panel][1],
                     interpolation="antialiased" if panel == "spec" else "nearest",  # never average phases
-                    extent=(-half_hop, (arr.shape[1] - 1) * cfg.hop_length / sr + half_hop, -half_bin, nyq + half_bin),
+                    extent=(t0 - half_hop, t0 + (arr.shape[1] - 1) * cfg.hop_length / sr + half_hop,
+                            -half_bin, nyq + half_bin),
                 )
                 ax.set_ylim(0.0, nyq)
             if r == 0:
-                ax.set_title(f"{names[c]}\n{sr / 1000:g} kHz, {sig.shape[0] / sr:.2f} s", fontsize=10)
+                span = f"{t0:.2f}-{t0 + sig.shape[0] / sr:.2f} s" if i0 or i1 else f"{sig.shape[0] / sr:.2f} s"
+                ax.set_title(f"{names[c]}\n{sr / 1000:g} kHz, {span}", fontsize=10)
             ax.tick_params(labelleft=c == 0, labelbottom=r == nrows - 1)
             if c == 0:
                 ax.set_ylabel(_ROW_LABEL[panel])
@@ -213,7 +226,7 @@ def figure(
             bar.set_label(_COLORBAR[panel], fontsize=8)
             if panel == "phase":
                 bar.set_ticks([-math.pi, 0.0, math.pi], labels=["-π", "0", "π"])
-    first.set_xlim(-half_hop if spectral else 0.0, dur)
+    first.set_xlim(t0 - (half_hop if spectral else 0.0), t0 + dur)
     fig.suptitle(title if title is not None else " | ".join(names), fontsize=12)
     if caption:
         fig.supxlabel(caption, fontsize=8, color="0.3")

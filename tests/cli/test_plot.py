@@ -46,7 +46,7 @@ def test_plot_two_files_pixel_size(clips, tmp_path, capsys):
 def test_plot_panels_preset_and_overwrite(clips, tmp_path, capsys):
     out = tmp_path / "fig.svg"
     argv = ["plot", str(clips[0]), "-o", str(out), "--panels", "spec,if", "--preset", "cmgan", "--dpi", "20"]
-    assert main(argv) == 0
+    assert main(argv + ["--start", "0.5", "--end", "1.0"]) == 0
     assert out.read_text().lstrip().startswith("<?xml") and "<svg" in out.read_text()
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -58,6 +58,9 @@ def test_plot_panels_preset_and_overwrite(clips, tmp_path, capsys):
     (["--panels", "spec,colour"], "unknown panel 'colour'", 2),
     (["--preset", "huge"], "unknown STFT preset 'huge'", 2),
     (["--dpi", "5"], "5 is out of range", 2),
+    (["--start", "soon"], "'soon' is not a number of seconds", 2),
+    (["--end", "-2"], "-2 is not a time", 2),
+    (["--start", "9"], "ends before 9.0 s", None),
     (["-o", "fig.gif"], "unknown figure format '.gif'", None),
 ])
 def test_usage_errors_in_process(clips, tmp_path, capsys, monkeypatch, argv, words, code):

@@ -33,6 +33,7 @@ examples:
   cspec plot speech.flac -o speech.png
   cspec plot clean.wav noisy.wav enhanced.wav -o compare.png --panels spec,gd --title "VB-DEMAND p232_001"
   cspec plot speech.flac -o speech.pdf --preset dcunet --panels wave,spec --overwrite
+  cspec plot speech.flac rebuilt.wav -o zoom.png --start 1.2 --end 2.7
 """
 
 
@@ -58,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="title over the figure (default: the names of the files)")
     p.add_argument("--dpi", type=_dpi, default=100, metavar="N",
                    help="resolution of raster formats in dots per inch, 20 to 600 (default: %(default)s)")
+    p.add_argument("--start", type=_seconds, default=0.0, metavar="SEC",
+                   help="draw from this time on, in seconds (default: %(default)s)")
+    p.add_argument("--end", type=_seconds, default=None, metavar="SEC",
+                   help="draw up to this time, in seconds (default: the end of the longest file)")
     p.add_argument("--overwrite", action="store_true", help="replace FIG if it exists (an input is never overwritten)")
     p.set_defaults(func=run)
 
@@ -77,6 +82,16 @@ def _panels(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a time; give a number of seconds >= 0")
+    return value
+
+
 def _dpi(text: str) -> int:
     try:
         value = int(text)
@@ -91,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     panels = args.panels if isinstance(args.panels, tuple) else parse_panels(args.panels)
     out = plot_files(
         args.inputs, args.output, preset=args.preset, panels=panels, title=args.title,
-        overwrite=args.overwrite, dpi=args.dpi,
+        overwrite=args.overwrite, dpi=args.dpi, start=args.start, end=args.end,
     )
     print(f"wrote {out}")
     return 0
