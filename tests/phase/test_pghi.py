@@ -21,7 +21,7 @@ CFG = STFTConfig(512, 128, window="hann")
 def test_least_squares_gaussian_fit_reproduces_paper_constants(window, paper):
     cfg = STFTConfig(1024, 256, window=window)
     fitted = fit_gaussian_gamma(make_window(cfg, dtype=torch.float64).numpy()) / 1024**2
-    assert fitted == pytest.approx(paper, rel=2e-3)  # Prusa et al. 2017, Table I
+    assert fitted == pytest.approx(paper, rel=2e-3)  # Prusa et al. 2017
     assert gaussian_gamma(cfg) == pytest.approx(paper * 1024**2)  # the paper's constant is used as is
     assert gaussian_gamma(STFTConfig(512, 128, 400, "hann")) == pytest.approx(0.25645 * 400**2)
 
@@ -46,7 +46,7 @@ def test_phase_gradients_match_gaussian_relations_by_hand():
     k0 = 40
     ridge = torch.exp(-math.pi * gamma * ((k - k0) / m_fft) ** 2)[:, None].expand(-1, frames)
     tstep, _ = phase_gradients(ridge, cfg, gamma, floor_db=-3000.0)
-    # eq. 29 on the exact log-magnitude: a M / gamma * d s/dk = -2 pi a (k - k0) / M, so every bin follows k0
+    # the time relation on the exact log-magnitude: a M / gamma * d s/dk = -2 pi a (k - k0) / M, so every bin follows k0
     near = slice(k0 - 19, k0 + 20)  # their neighbours 20 bins away are 2800 dB down, above the -3000 dB floor
     expected = torch.full((39, frames), 2 * math.pi * a * k0 / m_fft, dtype=torch.float64)
     torch.testing.assert_close(tstep[near], expected)

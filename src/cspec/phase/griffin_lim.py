@@ -2,8 +2,9 @@
 
 * GLA - Griffin & Lim (1984), "Signal estimation from modified short-time Fourier transform", IEEE TASSP,
   eq. (6) iterated:  x_{n+1} = iSTFT( |S| * exp(j * angle(STFT(x_n))) ).  The iSTFT is the least-squares
-  overlap-add inverse, so the magnitude distance || |STFT(x_n)| - |S| ||_F never increases (their Sec. III).
-* FGLA - Perraudin, Balazs & Sondergaard (2013), "A fast Griffin-Lim algorithm", IEEE WASPAA, Algorithm 2:
+  overlap-add inverse, so the magnitude distance || |STFT(x_n)| - |S| ||_F never increases (their
+  convergence argument: each half-step is a projection).
+* FGLA - Perraudin, Balazs & Sondergaard (2013), "A fast Griffin-Lim algorithm", IEEE WASPAA (FGLA):
       t_n = P_C1(P_C2(c_{n-1})),   c_n = t_n + alpha * (t_n - t_{n-1}),   alpha = 0.99 (the paper's default)
   where P_C2 imposes the magnitude and P_C1 = STFT o iSTFT projects onto consistent spectrograms.  The update
   is written the way ``librosa.griffinlim`` writes it (``c = t_n - alpha/(1+alpha) * t_{n-1}``, which differs
@@ -108,7 +109,7 @@ def fast_griffin_lim(
     return_spec: bool = False,
     callback: Callable[[int, torch.Tensor], None] | None = None,
 ):
-    """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013, Algorithm 2; alpha = 0.99 by default).
+    """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013; alpha = 0.99, the paper's default).
 
     Args:
         magnitude: target magnitude ``|S|`` of shape ``(..., freq, frames)``.

@@ -3,22 +3,23 @@
 Prusa, Balazs & Sondergaard (2017), "A noniterative method for reconstruction of phase from STFT magnitude",
 IEEE/ACM TASLP 25(5).  For a Gaussian window g(t) = exp(-pi t^2 / lambda) the STFT is, up to a factor, an
 analytic function of x + j*lambda*omega, so the phase gradient follows from the log-magnitude s = log|S| by the
-Cauchy-Riemann equations (their eqs. 12-13, in the time-invariant phase convention):
+Cauchy-Riemann equations (time-invariant phase convention, x in samples, omega in cycles/sample):
 
     d phi / dx     = (1/lambda) * d s / d omega + 2 pi omega          (instantaneous frequency)
     d phi / d omega = -lambda * d s / dx                              (local group delay)
 
-Discretised with hop a, FFT size M and centred differences (their eqs. 29-30, gamma = lambda in samples^2):
+Discretised with hop a, FFT size M and centred differences (gamma = lambda in samples^2; the
+same discrete relations as LTFAT/phaseret's ``pghi``):
 
     phase step per hop   = a*M/gamma * (s[k+1] - s[k-1]) / 2 + 2 pi a k / M
     phase step per bin   = -gamma/(a*M) * (s[m+1] - s[m-1]) / 2
 
-and integrated by the trapezoidal rule along the ridges of the spectrogram: Algorithm 1 takes the largest
+and integrated by the trapezoidal rule along the ridges of the spectrogram: the heap integration takes the largest
 not-yet-reached coefficient from a max-heap and spreads its phase to its four neighbours, always continuing
-from the largest coefficient reached so far.  Coefficients below ``tol * max`` (paper default tol = 1e-5) are
+from the largest coefficient reached so far.  Coefficients below ``tol * max`` (tol = 1e-5 by default) are
 left out of the integration and get a random phase.
 
-Non-Gaussian windows use the Gaussian that fits them best: the paper's (Table I) gamma = 0.25645 L^2 for a Hann
+Non-Gaussian windows use the Gaussian that fits them best: the paper's constants gamma = 0.25645 L^2 for a Hann
 window of length L and 0.29794 L^2 for Hamming; other windows get a least-squares fit of
 exp(-pi t^2 / gamma) to the window (the criterion of LTFAT's ``findbestgauss``, which reproduces the Hann value
 to 0.1 %).  PGHI works best with redundancy M/a >= 4; at M/a = 2 it is a rough start for FGLA only.
@@ -42,7 +43,7 @@ from cspec.spectral.stft import STFTConfig, get_preset, istft, make_window
 
 __all__ = ["pghi", "pghi_phase", "gaussian_gamma", "fit_gaussian_gamma", "phase_gradients"]
 
-#: gamma / L^2 of the Gaussian closest to each window (Prusa et al. 2017, Table I)
+#: gamma / L^2 of the Gaussian closest to each window (Prusa et al. 2017)
 PAPER_GAMMA = {"hann": 0.25645, "hamming": 0.29794}
 
 
@@ -79,7 +80,7 @@ def gaussian_gamma(cfg: STFTConfig) -> float:
 def phase_gradients(
     magnitude: torch.Tensor, cfg: STFTConfig, gamma: float, floor_db: float = -200.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-hop (time) and per-bin (frequency) phase increments from the log-magnitude, eqs. 29-30.
+    """Per-hop (time) and per-bin (frequency) phase increments from the log-magnitude (the discrete relations above).
 
     Returns ``(tstep, fstep)`` of the magnitude's shape, in radians, in the time-invariant convention with the
     phase referred to the frame centre.  Log-magnitudes are floored ``floor_db`` below each item's maximum.
@@ -103,7 +104,7 @@ def phase_gradients(
 
 
 def _heap_integrate(mag: np.ndarray, tstep: np.ndarray, fstep: np.ndarray, tol: float, rng) -> np.ndarray:
-    """Algorithm 1 of Prusa et al. (2017) on one ``(freq, frames)`` spectrogram; returns the phase."""
+    """The heap integration of Prusa et al. (2017) on one ``(freq, frames)`` spectrogram; returns the phase."""
     n_freq, n_frm = mag.shape
     phase = rng.uniform(0.0, 2 * np.pi, size=mag.size)
     peak = float(mag.max())
@@ -162,14 +163,14 @@ def pghi_phase(
     """PGHI phase (radians) of ``magnitude`` ``(..., freq, frames)`` in :func:`cspec.spectral.stft.stft`'s
     convention (frames referenced to their first sample), same shape, dtype and device as the magnitude.
 
-    ``tol``: relative threshold of the integration (paper default 1e-5); ``gamma``: the Gaussian's
+    ``tol``: relative threshold of the integration (default 1e-5); ``gamma``: the Gaussian's
     ``lambda`` in samples^2 (default :func:`gaussian_gamma` of the window); ``seed``: of the random phase given
     to coefficients below ``tol * max``.
     """
     cfg = get_preset(config)
     mag = check_magnitude(magnitude, cfg)
     if not 0 < tol < 1:
-        raise ConfigError(f"tol is a relative magnitude threshold in (0, 1) (paper default 1e-5), got {tol}")
+        raise ConfigError(f"tol is a relative magnitude threshold in (0, 1) (default 1e-5), got {tol}")
     gamma = gaussian_gamma(cfg) if gamma is None else float(gamma)
     if gamma <= 0:
         raise ConfigError(f"gamma must be > 0 (0.25645 * win_length^2 for Hann), got {gamma}")
@@ -199,7 +200,7 @@ def pghi(
     seed: int = 0,
     return_spec: bool = False,
 ):
-    """Waveform ``(..., samples)`` from ``magnitude`` by PGHI (Prusa, Balazs & Sondergaard 2017, Algorithm 1).
+    """Waveform ``(..., samples)`` from ``magnitude`` by PGHI (Prusa, Balazs & Sondergaard 2017).
 
     See :func:`pghi_phase` for the arguments; ``length`` as in :func:`cspec.phase.fast_griffin_lim`.  With
     ``return_spec`` also returns the complex spectrogram ``|S| exp(j phase)`` that was inverted.

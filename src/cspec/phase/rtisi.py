@@ -15,12 +15,12 @@ window sum: the asymmetric analysis window of RTISI-LA arises by itself.  After 
 drains, so every frame receives ``(L + 1) * J`` updates; ``n_iter`` counts those updates per frame (the
 number comparable with GLA's iterations) and ``J = ceil(n_iter / (L + 1))``.
 
-Defaults: ``L = 3`` look-ahead frames (the paper's setting for 75 % overlap; LTFAT uses ``ceil(n_fft/hop) - 1``),
+Defaults: ``L = 3`` look-ahead frames (all the frames that overlap the committed one at 75 % overlap, as
+LTFAT's default ``ceil(n_fft/hop) - 1``),
 ``n_iter = 20`` updates per frame (LTFAT's default of J = 5 passes).  Window requirements: the window must
-satisfy NOLA (non-zero overlap-add of w^2: any preset does), ``hop <= win_length <= n_fft``; look-ahead frames
-beyond ``ceil(n_fft/hop) - 1`` do not overlap the committed frame and only add work.  The method suits
-redundancy n_fft/hop >= 4; at 50 % overlap each frame sees one neighbour on each side and it stays close to
-its initial estimate.  Centre padding is treated as free signal (the reflection is not enforced).
+satisfy NOLA (non-zero overlap-add of w^2: any preset does) and ``hop <= win_length <= n_fft``; the frame
+that is committed then overlaps every look-ahead frame only while ``L <= ceil(n_fft/hop) - 1`` (a larger L
+adds updates, not context).  Centre padding is treated as free signal (the reflection is not enforced).
 
 The frame loop is Python (inherently sequential); every update is vectorised over the batch and, for
 batches below 2^18 samples per frame step on the CPU, runs on one intra-op thread (torch's threads are
