@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -227,7 +228,8 @@ def figure(
             if panel == "phase":
                 bar.set_ticks([-math.pi, 0.0, math.pi], labels=["-π", "0", "π"])
     first.set_xlim(t0 - (half_hop if spectral else 0.0), t0 + dur)
-    fig.suptitle(title if title is not None else " | ".join(names), fontsize=12)
+    title = title if title is not None else " | ".join(names)  # wrapped to the width: ~11 characters per inch
+    fig.suptitle("\n".join(textwrap.fill(line, int(figsize[0] * 11)) for line in title.splitlines()), fontsize=12)
     if caption:
         fig.supxlabel(caption, fontsize=8, color="0.3")
     return fig
