@@ -1,0 +1,328 @@
+"""Forward+backward time and peak memory of a DCCRN-size complex encoder: cspec against its peers.
+
+The network (Hu et al., 2020, DCCRN, Sec. 3 and Table 1): six complex Conv2d layers, kernel (5, 2), stride (2, 1),
+frequency padding 2, causal time padding 1, channels 32-64-128-256-256-256 counted as DCCRN counts them (real +
+imaginary, i.e. 16-32-64-128-128-128 complex channels), a split ReLU after each, then a two-layer complex LSTM
+of 256 (128 complex units, DCCRN's form of two real LSTMs). Input: the complex STFT of 4 s at 16 kHz with
+DCCRN's window 400 / hop 100 / FFT 512, DC bin dropped: (batch, 1, 256, 641).
+
+Implementations (same weights, copied from the cspec model; outputs compared):
+
+* ``cspec``        -- cspec.nn, block real convolutions (one real conv per complex conv), DCCRN-form LSTM with
+                      each real LSTM run once on [re; im].
+* ``cspec-gauss``  -- the same with Gauss's 3-multiplication convolutions.
+* ``native``       -- PyTorch native complex ``nn.Conv2d(dtype=complex64)``; PyTorch has no complex LSTM, so two
+                      real ``nn.LSTM`` applied four times (the DCCRN reference code's way).
+* ``asteroid``     -- ``asteroid.complex_nn.ComplexConv2d`` and ``ComplexMultiplicationWrapper`` around
+                      ``nn.LSTM`` (what ``ComplexSingleRNN`` does); skipped if asteroid is not installed.
+* ``cplxmodule``   -- ``cplxmodule.nn.CplxConv2d`` on its ``Cplx`` type; it has no recurrent layer, so the LSTM
+                      part is the ``native`` one; skipped if cplxmodule is not installed.
+
+Each implementation runs in its own subprocess so that its peak memory (CPU: high-water RSS above the
+baseline; CUDA: ``max_memory_allocated``) is its own. Usage (full run, results into benchmarks/RESULTS.md):
+
+    python benchmarks/complex_layers.py --batch 8 --seconds 4 --repeats 10 --write
+
+Smoke run: ``python benchmarks/complex_layers.py --batch 1 --seconds 0.5 --repeats 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cspec.nn import ComplexConv2d, ComplexLSTM, ComplexModule, ComplexSequential, CReLU
+
+IMPLS = ("cspec", "cspec-gauss", "native", "asteroid", "cplxmodule")
+CHANNELS = (16, 32, 64, 128, 128, 128)
+HIDDEN = 128
+N_FREQ = 256
+
+
+class CspecEncoder(ComplexModule):
+    def __init__(self, method: str = "block") -> None:
+        super().__init__()
+        layers, c_in = [], 1
+        for c in CHANNELS:
+            layers += [ComplexConv2d(c_in, c, (5, 2), stride=(2, 1), padding=(2, 0), causal=True, method=method),
+                       CReLU()]
+            c_in = c
+        self.convs = ComplexSequential(*layers)
+        self.lstm = ComplexLSTM(CHANNELS[-1] * N_FREQ // 64, HIDDEN, num_layers=2, form="dccrn")
+
+    def forward_pair(self, re, im):
+        re, im = self.convs.forward_pair(re, im)
+        b, c, f, t = re.shape
+        re, im = (x.reshape(b, c * f, t).transpose(1, 2) for x in (re, im))
+        return self.lstm.forward_pair(re, im)
+
+
+def _cspec_convs(ref: CspecEncoder):
+    return [m for m in ref.convs.layers if isinstance(m, ComplexConv2d)]
+
+
+def _lstm_pairs(ref: CspecEncoder):
+    return [(layer.rnn_r, layer.rnn_i) for layer in ref.lstm.layers]
+
+
+def _split_relu(z):
+    return torch.complex(torch.relu(z.real), torch.relu(z.imag))
+
+
+def _dccrn_lstm(pairs, z):
+    """Two real LSTMs per layer, applied four times (DCCRN's reference code)."""
+    for rnn_r, rnn_i in pairs:
+        f_rr, f_ir = rnn_r(z.real)[0], rnn_r(z.imag)[0]
+        f_ri, f_ii = rnn_i(z.real)[0], rnn_i(z.imag)[0]
+        z = torch.complex(f_rr - f_ii, f_ri + f_ir)
+    return z
+
+
+def _to_sequence(z):
+    b, c, f, t = z.shape
+    return z.reshape(b, c * f, t).transpose(1, 2)
+
+
+class NativeEncoder(nn.Module):
+    def __init__(self, ref: CspecEncoder) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList()
+        for m in _cspec_convs(ref):
+            conv = nn.Conv2d(m.in_channels, m.out_channels, (5, 2), (2, 1), (2, 0), dtype=torch.complex64)
+            with torch.no_grad():
+                conv.weight.copy_(torch.complex(m.weight_real, m.weight_imag))
+                conv.bias.copy_(torch.complex(m.bias_real, m.bias_imag))
+            self.convs.append(conv)
+        self.rnns = nn.ModuleList([nn.ModuleList(p) for p in _lstm_pairs(ref)])
+
+    def forward(self, z):
+        for conv in self.convs:
+            z = _split_relu(conv(F.pad(z, (1, 0))))
+        return _dccrn_lstm(self.rnns, _to_sequence(z))
+
+
+def _load_asteroid_complex_nn():
+    """asteroid.complex_nn without importing asteroid/__init__ (which pulls in lightning, hub clients ...)."""
+    spec = importlib.util.find_spec("asteroid")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("asteroid is not installed (pip install 'cspec[bench]')")
+    path = Path(list(spec.submodule_search_locations)[0]) / "complex_nn.py"
+    mod_spec = importlib.util.spec_from_file_location("asteroid_complex_nn", path)
+    mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(mod)
+    return mod
+
+
+class _LSTMOut(nn.LSTM):
+    def forward(self, x):  # noqa: D401 - what asteroid's SingleRNN does: the output sequence only
+        return super().forward(x)[0]
+
+
+class AsteroidEncoder(nn.Module):
+    def __init__(self, ref: CspecEncoder) -> None:
+        super().__init__()
+        cnn = _load_asteroid_complex_nn()
+        self.relu = cnn.on_reim(torch.relu)
+        self.convs = nn.ModuleList()
+        for m in _cspec_convs(ref):
+            conv = cnn.ComplexConv2d(m.in_channels, m.out_channels, (5, 2), (2, 1), (2, 0))
+            with torch.no_grad():  # re(out) = re_mod(x.re) - im_mod(x.im), im(out) = re_mod(x.im) + im_mod(x.re)
+                conv.re_module.weight.copy_(m.weight_real)
+                conv.im_module.weight.copy_(m.weight_imag)
+                conv.re_module.bias.copy_((m.bias_real + m.bias_imag) / 2)
+                conv.im_module.bias.copy_((m.bias_imag - m.bias_real) / 2)
+            self.convs.append(conv)
+        self.rnns = nn.ModuleList()
+        for rnn_r, rnn_i in _lstm_pairs(ref):
+            w = cnn.ComplexMultiplicationWrapper(_LSTMOut, rnn_r.input_size, rnn_r.hidden_size, batch_first=True)
+            w.re_module.load_state_dict(rnn_r.state_dict())
+            w.im_module.load_state_dict(rnn_i.state_dict())
+            self.rnns.append(w)
+
+    def forward(self, z):
+        for conv in self.convs:
+            z = self.relu(conv(F.pad(z, (1, 0))))
+        z = _to_sequence(z)
+        for rnn in self.rnns:
+            z = rnn(z)
+        return z
+
+
+class CplxmoduleEncoder(nn.Module):
+    def __init__(self, ref: CspecEncoder) -> None:
+        super().__init__()
+        from cplxmodule import Cplx
+        from cplxmodule.nn import CplxConv2d
+
+        self.Cplx = Cplx
+        self.convs = nn.ModuleList()
+        for m in _cspec_convs(ref):
+            conv = CplxConv2d(m.in_channels, m.out_channels, (5, 2), (2, 1), (2, 0))
+            with torch.no_grad():
+                conv.weight.real.copy_(m.weight_real)
+                conv.weight.imag.copy_(m.weight_imag)
+                conv.bias.real.copy_(m.bias_real)
+                conv.bias.imag.copy_(m.bias_imag)
+            self.convs.append(conv)
+        self.rnns = nn.ModuleList([nn.ModuleList(p) for p in _lstm_pairs(ref)])
+
+    def forward(self, z):
+        x = self.Cplx(F.pad(z.real, (1, 0)), F.pad(z.imag, (1, 0)))
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            x = self.Cplx(torch.relu(x.real), torch.relu(x.imag))
+            if i + 1 < len(self.convs):
+                x = self.Cplx(F.pad(x.real, (1, 0)), F.pad(x.imag, (1, 0)))
+        return _dccrn_lstm(self.rnns, _to_sequence(torch.complex(x.real, x.imag)))
+
+
+def build(impl: str, ref: CspecEncoder) -> nn.Module:
+    if impl == "cspec":
+        return ref
+    if impl == "cspec-gauss":
+        m = CspecEncoder("gauss")
+        m.load_state_dict(ref.state_dict())
+        return m
+    if impl == "native":
+        return NativeEncoder(ref)
+    if impl == "asteroid":
+        return AsteroidEncoder(ref)
+    return CplxmoduleEncoder(ref)
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def worker(args) -> dict:
+    torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    ref = CspecEncoder().to(dev)
+    model = build(args.worker, ref).to(dev).train()
+    frames = int(args.seconds * 16000) // 100 + 1
+    z = torch.randn(args.batch, 1, N_FREQ, frames, dtype=torch.complex64, device=dev)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        y = model(z)
+        (y.real.square().mean() + y.imag.square().mean()).backward()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    base = _rss_kib()
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base_cuda = torch.cuda.memory_allocated()
+    times = []
+    for i in range(args.warmup + args.repeats):
+        t0 = time.perf_counter()
+        step()
+        if i >= args.warmup:
+            times.append(time.perf_counter() - t0)
+    if dev.type == "cuda":
+        peak_mib = (torch.cuda.max_memory_allocated() - base_cuda) / 2 ** 20
+    else:
+        peak_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    with torch.no_grad():
+        diff = (model(z) - ref(z)).abs().max().item()
+        scale = ref(z).abs().max().item()
+    return {"impl": args.worker, "median_s": statistics.median(times), "min_s": min(times), "peak_mib": peak_mib,
+            "max_abs_diff": diff, "output_max": scale}
+
+
+def run_all(args) -> list[dict]:
+    results = []
+    for impl in args.impls.split(","):
+        cmd = [sys.executable, __file__, "--worker", impl, "--batch", str(args.batch), "--seconds", str(args.seconds),
+               "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--threads", str(args.threads),
+               "--device", args.device]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            print(f"{impl}: skipped ({last})", file=sys.stderr)
+            results.append({"impl": impl, "skipped": last})
+            continue
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), file=sys.stderr)
+    return results
+
+
+def table(args, results: list[dict]) -> str:
+    frames = int(args.seconds * 16000) // 100 + 1
+    lines = [
+        "## Complex layers",
+        "",
+        f"`python benchmarks/complex_layers.py --batch {args.batch} --seconds {args.seconds} --repeats {args.repeats}"
+        f" --device {args.device}` on {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads() if not args.threads else args.threads} threads.",
+        f"DCCRN-size encoder (6 complex convs 32-64-128-256-256-256 real+imag channels, 2-layer complex LSTM 256), "
+        f"input ({args.batch}, 1, {N_FREQ}, {frames}) complex64, one training step (forward + backward).",
+        "",
+        "| implementation | median step (s) | min (s) | peak memory (MiB) | max abs diff vs cspec |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        if "skipped" in r:
+            lines.append(f"| {r['impl']} | skipped: {r['skipped'][:60]} | | | |")
+        else:
+            lines.append(f"| {r['impl']} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['peak_mib']:.0f} | "
+                         f"{r['max_abs_diff']:.2e} |")
+    lines += ["", "All implementations share cspec's weights. `native` and `cplxmodule` have no complex LSTM: their "
+              "LSTM part is two real `nn.LSTM` applied four times (DCCRN's reference code); `asteroid` wraps "
+              "`nn.LSTM` in its `ComplexMultiplicationWrapper`. Peak memory: high-water RSS above the baseline "
+              "(CPU) or `max_memory_allocated` (CUDA)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace (or append) the ``## Complex layers`` section of RESULTS.md, leaving other sections alone."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    start = text.find("## Complex layers")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
+    path.write_text(text)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--impls", default=",".join(IMPLS))
+    p.add_argument("--write", action="store_true", help="write the table into benchmarks/RESULTS.md")
+    p.add_argument("--worker", choices=IMPLS, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return 0
+    section = table(args, run_all(args))
+    print(section)
+    if args.write:
+        write_section(Path(__file__).with_name("RESULTS.md"), section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
