@@ -108,6 +108,18 @@ def test_silence_gives_pesq_na_and_other_rates_skip(tmp_path, capsys):
     assert value is None and note.startswith("skipped") and "22050" in note
 
 
+def test_short_and_too_short_inputs(clip, tmp_path, capsys):
+    data, sr = sf.read(clip, dtype="float32")
+    sf.write(tmp_path / "short.wav", data[12000:13600], sr)  # 0.1 s: reconstructed, but too short for PESQ
+    rc, lines = _run(capsys, tmp_path / "short.wav", "-o", tmp_path / "o.wav", "--method", "fgla", "--iters", "5")
+    assert rc == 0 and lines["PESQ"] == "n/a: PESQ needs at least 0.25 s of audio, the signal has 0.100 s"
+    assert sf.info(tmp_path / "o.wav").frames == 1600
+    sf.write(tmp_path / "tiny.wav", data[12000:12200], sr)  # 200 samples <= n_fft / 2: no STFT frame to pad
+    assert main(["reconstruct", str(tmp_path / "tiny.wav"), "-o", str(tmp_path / "t.wav")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "200 samples at 16000 Hz are too few" in err and not (tmp_path / "t.wav").exists()
+
+
 def test_missing_input(tmp_path, capsys):
     assert main(["reconstruct", str(tmp_path / "gone.wav"), "-o", str(tmp_path / "o.wav")]) == 2
     assert capsys.readouterr().err == f"cspec reconstruct: error: {tmp_path / 'gone.wav'}: no such file\n"
@@ -143,7 +155,7 @@ def test_usage_errors_in_process(clip, tmp_path, capsys, argv, words):
     assert stop.value.code == 2 and err.count("\n") == 1 and words in err and not (tmp_path / "o.wav").exists()
 
 
-@pytest.mark.parametrize("case", ["text", "exists"])
+@pytest.mark.parametrize("case", ["text", "exists", "method"])
 def test_user_errors_are_one_line_in_a_real_process(clip, tmp_path, case):
     text = tmp_path / "notes.wav"
     text.write_text("not audio\n" * 10)
@@ -151,6 +163,7 @@ def test_user_errors_are_one_line_in_a_real_process(clip, tmp_path, case):
     argv = {
         "text": [text, "-o", out],
         "exists": [clip, "-o", text],
+        "method": [clip, "-o", out, "--method", "magic"],
     }[case]
     proc = subprocess.run([sys.executable, "-m", "cspec", "reconstruct", *map(str, argv)],
                           capture_output=True, text=True, timeout=120)

@@ -102,7 +102,7 @@ def pesq_score(ref: torch.Tensor, deg: torch.Tensor, sr: int) -> tuple[float | N
     if sr not in (8000, 16000):
         return None, f"skipped: PESQ is defined at 8 or 16 kHz only, not {sr} Hz"
     try:
-        from pesq import NoUtterancesError, pesq
+        from pesq import BufferTooShortError, NoUtterancesError, PesqError, pesq
     except ImportError:
         return None, "skipped: the 'pesq' package is not installed (pip install 'cspec[metrics]')"
     mode = "wb" if sr == 16000 else "nb"
@@ -112,6 +112,10 @@ def pesq_score(ref: torch.Tensor, deg: torch.Tensor, sr: int) -> tuple[float | N
             value = pesq(sr, ref[:n].double().numpy(), deg[:n].double().numpy(), mode)
     except NoUtterancesError:
         return None, "n/a: PESQ detected no utterance in the reference"
+    except BufferTooShortError:
+        return None, f"n/a: PESQ needs at least 0.25 s of audio, the signal has {n / sr:.3f} s"
+    except PesqError as exc:
+        return None, f"n/a: PESQ failed ({str(exc).strip() or type(exc).__name__})"
     return float(value), "wide-band, P.862.2" if mode == "wb" else "narrow-band, P.862"
 
 
@@ -122,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
     header = audio.info(src)
     wave, _ = audio.load(src, mono=True, sr=cfg.sample_rate)
     wave = wave[0]
+    if wave.shape[-1] <= cfg.n_fft // 2:
+        raise ConfigError(f"{src}: {wave.shape[-1]} samples at {cfg.sample_rate} Hz are too few for the preset "
+                          f"'{args.preset}' (n_fft {cfg.n_fft}); use a longer file or a smaller preset")
     target = stft(wave, cfg).abs()
 
     torch.manual_seed(args.seed)
