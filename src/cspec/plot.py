@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
+
 from cspec import audio
 from cspec.errors import ConfigError
 from cspec.spectral import features
