@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import tempfile
 import time
 from datetime import datetime
@@ -49,6 +50,19 @@ def make_pairs(folder: Path, n: int, seconds: float) -> None:
         sf.write(folder / "est" / f"pair{i:03d}.wav", np.tile(noisy[:common], reps)[start : start + length], sr)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and of its finished children (the spawned workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _close(a, b) -> bool:
+    """Equal, or both NaN, or within 1e-9 (ESTOI's last bit varies between runs: NumPy summation order)."""
+    if isinstance(a, str):
+        return a == b
+    return (a != a and b != b) or abs(a - b) <= 1e-9
+
+
 def cpu_name() -> str:
     try:
         for line in open("/proc/cpuinfo"):
@@ -66,7 +80,7 @@ def write_section(path: Path, body: str) -> None:
         new = old.rstrip("\n") + "\n\n" + body
     else:
         nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + body + (old[nxt + 1 :] if nxt >= 0 else "")
+        new = old[:start] + body.rstrip("\n") + ("\n\n" + old[nxt + 1 :] if nxt >= 0 else "")
     path.write_text(new.rstrip("\n") + "\n")
 
 
@@ -86,17 +100,18 @@ def main() -> None:
         pairs = pair_folders(Path(tmp) / "est", Path(tmp) / "ref")
         reference_rows = None
         for j in jobs:
+            load = os.getloadavg()[0]
+            cpu0 = _cpu_seconds()
             t0 = time.perf_counter()
             rows = evaluate_pairs(pairs, names, jobs=j)
             wall = time.perf_counter() - t0
+            cpu = _cpu_seconds() - cpu0
             if reference_rows is None:
                 reference_rows = rows
-            same = all(
-                all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a) for a, b in zip(reference_rows, rows)
-            )
-            results.append((j, wall, same))
-            print(f"--jobs {j}: {wall:.1f} s for {len(pairs)} pairs ({wall / len(pairs):.3f} s/pair), "
-                  f"same numbers as --jobs {jobs[0]}: {same}", flush=True)
+            same = all(_close(a[k], b[k]) for a, b in zip(reference_rows, rows) for k in a)
+            results.append((j, wall, same, cpu, load))
+            print(f"--jobs {j}: {wall:.1f} s for {len(pairs)} pairs ({wall / len(pairs):.3f} s/pair), CPU {cpu:.1f} s, "
+                  f"load before {load:.2f}, same numbers as --jobs {jobs[0]} (1e-9): {same}", flush=True)
     base = results[0][1]
     cmd = "python benchmarks/eval_jobs.py " + " ".join(
         f"--{k} {v}" for k, v in [("pairs", args.pairs), ("seconds", args.seconds), ("metrics", args.metrics),
@@ -110,12 +125,14 @@ def main() -> None:
         f"Packages: {versions()}", "",
         f"{args.pairs} pairs of {args.seconds:g} s cropped from the 15 real dev pairs (estimate = the noisy file); "
         f"metrics: {', '.join(names)}. Wall time includes starting the spawned workers (one torch/BLAS thread "
-        "each).", "",
-        "| --jobs | wall time (s) | s / pair | speed-up | same numbers |",
-        "|---:|---:|---:|---:|---|",
+        "each); CPU / wall is the number of cores the run actually got (2 at most here), and the load average "
+        "before each run shows how busy the machine was with other jobs.", "",
+        "| --jobs | wall time (s) | s / pair | speed-up | CPU time (s) | CPU / wall | load avg before | "
+        "same numbers (1e-9) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    lines += [f"| {j} | {w:.1f} | {w / args.pairs:.3f} | {base / w:.2f}x | {'yes' if s else 'NO'} |"
-              for j, w, s in results]
+    lines += [f"| {j} | {w:.1f} | {w / args.pairs:.3f} | {base / w:.2f}x | {c:.1f} | {c / w:.2f} | {ld:.2f} | "
+              f"{'yes' if s else 'NO'} |" for j, w, s, c, ld in results]
     if args.out:
         write_section(args.out, "\n".join(lines) + "\n")
         print(f"wrote the '{SECTION}' section of {args.out}")

@@ -138,6 +138,18 @@ def _init_worker() -> None:
 
 
 @contextmanager
+def _blas_one_thread():
+    """Limit the already loaded BLAS/OpenMP pools to one thread (threadpoolctl, when installed)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
+
+
+@contextmanager
 def _one_thread_env():
     """Children inherit one-thread settings for OpenMP/BLAS/numba (spawned workers read them at import)."""
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
@@ -168,10 +180,11 @@ def evaluate_pairs(
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            for i, pair in enumerate(pairs):
-                rows[i] = score_pair(pair, names)
-                if on_done:
-                    on_done(rows[i])
+            with _blas_one_thread():  # the same arithmetic as the workers: identical numbers for any --jobs
+                for i, pair in enumerate(pairs):
+                    rows[i] = score_pair(pair, names)
+                    if on_done:
+                        on_done(rows[i])
         finally:
             torch.set_num_threads(threads)
         return rows  # type: ignore[return-value]
