@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     from cspec.metrics.report import evaluate_pairs, pair_folders, summarize, write_csv
 
     names = _names(args)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     pairs = pair_folders(args.est, args.ref, args.noisy)
     jobs = args.jobs
     columns = [TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]

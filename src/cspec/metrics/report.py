@@ -66,8 +66,8 @@ def pair_folders(est_dir, ref_dir=None, noisy_dir=None) -> list[Pair]:
     Raises :class:`ConfigError` listing every name that has no partner, so that nothing is scored silently
     on a subset.
     """
-    est = _audio_files(est_dir, "est")
     ref = _audio_files(ref_dir, "ref") if ref_dir is not None else None
+    est = _audio_files(est_dir, "est")
     noisy = _audio_files(noisy_dir, "noisy") if noisy_dir is not None else None
     problems = []
     for role, other in (("ref", ref), ("noisy", noisy)):
