@@ -115,3 +115,18 @@ def test_bad_inputs_raise_config_error():
         fast_griffin_lim(mag, 1, CFG, momentum=-0.5)
     with pytest.raises(ConfigError, match="NaN"):
         griffin_lim(mag * float("nan"), 1, CFG)
+
+
+def test_fgla_is_differentiable_through_the_iterations():
+    torch.manual_seed(2)
+    mag = stft(torch.randn(2000, dtype=torch.float64), CFG).abs().requires_grad_()
+    direction = torch.randn_like(mag)
+
+    def loss(m):
+        return fast_griffin_lim(m, 3, CFG, 2000, init="zeros").square().sum()
+
+    loss(mag).backward()
+    analytic = (mag.grad * direction).sum().item()
+    h = 1e-6
+    numeric = (loss(mag.detach() + h * direction) - loss(mag.detach() - h * direction)).item() / (2 * h)
+    assert analytic == pytest.approx(numeric, rel=1e-5)

@@ -143,7 +143,7 @@ def fast_griffin_lim(
         # the momentum step of Perraudin et al. (2013), written as librosa.griffinlim writes it
         update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
         # magnitude projection: sgn(z) = z / |z| (0 at 0), as librosa's z / (|z| + tiny), in one kernel
-        spec = torch.sgn(update).mul_(mag)
+        spec = torch.sgn(update) * mag
         prev = rebuilt
     wave = istft(spec, cfg, n_samples)
     return (wave, spec) if return_spec else wave
