@@ -20,6 +20,7 @@ def test_every_method_returns_the_requested_length(method):
     assert out.shape == (2, 1, 5037) and out.dtype == torch.float32 and torch.isfinite(out).all()
     default = reconstruct(mag[0, 0], method, n_iter=2)
     assert default.shape == (100 * (mag.shape[-1] - 1),)  # mpsenet hop 100
+    assert reconstruct(mag[0, 0].half(), method, n_iter=1).dtype == torch.float32  # half is computed in float32
 
 
 def test_names_configs_and_inits_agree(speech):

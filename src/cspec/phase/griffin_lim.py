@@ -45,8 +45,8 @@ def check_magnitude(magnitude: torch.Tensor, cfg: STFTConfig) -> torch.Tensor:
         )
     if magnitude.shape[-1] < 1:
         raise ConfigError("magnitude has no frames; it needs at least one")
-    if not magnitude.is_floating_point():
-        magnitude = magnitude.float()
+    if not magnitude.is_floating_point() or magnitude.dtype in (torch.float16, torch.bfloat16):
+        magnitude = magnitude.float()  # the STFT needs float32 or float64
     if not torch.isfinite(magnitude).all():
         raise ConfigError("magnitude holds NaN or Inf values; clean the input before phase retrieval")
     if (magnitude < 0).any():
