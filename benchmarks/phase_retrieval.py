@@ -243,8 +243,8 @@ def main(argv=None) -> int:
             "CPUs when it is above 0.5, and multi-threaded torch suffers most from that.", "",
             "Spectral convergence (SC, lower is better) and PESQ against the original clip; RTF = processing "
             "time / audio duration. librosa runs clip by clip in numpy; cspec runs the clips in a few batches of "
-            "similar length (magnitudes zero-padded to the longest of the batch) in float32 torch. Random initial phases (librosa: "
-            "RandomState(seed), cspec: torch.Generator(seed)).",
+            "similar length (magnitudes zero-padded to the longest of the batch) in float32 torch. Random initial "
+            "phases (librosa: RandomState(seed), cspec: torch.Generator(seed)).",
             "", *[t + "\n" for t in tables], *[f"- {s}" for s in summaries], "",
         ])
         write_section(args.out, text)
