@@ -1,0 +1,30 @@
+import pytest
+
+from cspec.errors import ConfigError
+from cspec.models import SpeechModel, build, list_models, register
+
+
+@register("_toy_gain")
+class _Toy(SpeechModel):
+    def __init__(self, gain: float = 2.0, channels: int = 3):
+        super().__init__()
+        self.gain = gain
+
+    def forward(self, wave):
+        return {"wave": self._check_input(wave) * self.gain}
+
+
+def test_build_records_config_and_runs():
+    import torch
+
+    m = build("_toy_gain", gain=0.5)
+    assert m.config == {"gain": 0.5, "channels": 3}
+    assert m.name == "_toy_gain" and "_toy_gain" in list_models()
+    assert torch.equal(m(torch.ones(1, 4))["wave"], torch.full((1, 4), 0.5))
+
+
+def test_unknown_model_and_option_are_config_errors():
+    with pytest.raises(ConfigError, match="Did you mean '_toy_gain'"):
+        build("_toy_gian")
+    with pytest.raises(ConfigError, match="no option 'gian'.*Did you mean 'gain'"):
+        build("_toy_gain", gian=1.0)
