@@ -28,3 +28,26 @@ def test_unknown_model_and_option_are_config_errors():
         build("_toy_gian")
     with pytest.raises(ConfigError, match="no option 'gian'.*Did you mean 'gain'"):
         build("_toy_gain", gian=1.0)
+
+
+def test_shared_checks_on_a_tiny_causal_model(model_checks):
+    import torch
+
+    @register("_toy_fir")
+    class _Fir(SpeechModel):
+        causal = True
+
+        def __init__(self, taps: int = 16):
+            super().__init__()
+            self.fir = torch.nn.Conv1d(1, 1, taps, bias=False)
+            self.taps = taps
+
+        def forward(self, wave):
+            x = torch.nn.functional.pad(self._check_input(wave)[:, None], (self.taps - 1, 0))
+            return {"wave": self.fir(x)[:, 0]}
+
+    m = build("_toy_fir")
+    model_checks.forward_backward(m)
+    model_checks.causal(m)
+    first, best = model_checks.overfit(build("_toy_fir"), steps=300, lr=3e-2)
+    assert best <= first / 10

@@ -42,6 +42,8 @@ class SpeechModel(nn.Module):
         causal: whether output sample ``t`` depends on input samples ``<= t + lookahead()`` only.
         n_sources: 1 for enhancement, the number of speakers for separation.
         paper: the reference of the architecture (authors, year, venue).
+        paper_params: the parameter count (in millions) the paper reports for the default configuration,
+            or ``None`` where it reports none; the defaults of ``__init__`` are the paper's configuration.
     """
 
     sample_rate: int = 16000
@@ -49,6 +51,7 @@ class SpeechModel(nn.Module):
     causal: bool = False
     n_sources: int = 1
     paper: str = ""
+    paper_params: float | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
