@@ -111,3 +111,49 @@ def test_export_safe_stft_exports_to_onnx(tmp_path):
         assert np.abs(mag - mag_ref.detach().numpy()).max() < 1e-4
         assert np.abs(out - out_ref.detach().numpy()).max() < 1e-5
         assert np.abs(out[..., : n - 400] - xi.numpy()[..., : n - 400]).max() < 1e-5
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_istft_equals_torch_istft(name):
+    cfg = get_preset(name)
+    torch.manual_seed(2)
+    X = torch.randn(3, cfg.n_freqs, 37, dtype=torch.complex128)  # inconsistent on purpose: tests the LS inverse
+    window = make_window(cfg, dtype=torch.float64)
+    for length in (None, cfg.hop_length * 30 + 7, cfg.hop_length * 36):
+        ref = torch.istft(X, cfg.n_fft, cfg.hop_length, cfg.win, window, center=True, length=length)
+        ours = istft(X, cfg, length=length)
+        assert ours.shape == ref.shape
+        assert (ours - ref).abs().max().item() < 1e-10
+    longer = istft(X, cfg, length=cfg.hop_length * 50)  # zero-padded past the last frame, like torch.istft
+    assert torch.equal(longer[..., : cfg.hop_length * 36], istft(X, cfg, length=cfg.hop_length * 36))
+    assert longer[..., cfg.hop_length * 36 + cfg.n_fft :].abs().max() == 0
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_uncentred_frames_reconstruct_where_covered(name):
+    """Causal models frame without centring, which torch.istft refuses for windows that start at 0."""
+    cfg = get_preset(name).replace(center=False)
+    torch.manual_seed(3)
+    x = torch.randn(2, cfg.n_fft + cfg.hop_length * 20, dtype=torch.float64)
+    y = istft(stft(x, cfg), cfg, length=x.shape[-1])
+    env = torch.zeros(x.shape[-1])
+    w2 = make_window(cfg, dtype=torch.float64) ** 2
+    left = (cfg.n_fft - cfg.win) // 2
+    for m in range(21):
+        env[m * cfg.hop_length + left : m * cfg.hop_length + left + cfg.win] += w2.float()
+    covered = env > 1e-6
+    assert covered[cfg.n_fft // 2 : -cfg.n_fft // 2].all()
+    assert (y - x)[..., covered].abs().max().item() < 1e-8
+    assert (y[..., env <= 1e-11] == 0).all()
+
+
+def test_istft_is_differentiable():
+    cfg = get_preset("dccrn")
+    X = torch.randn(1, cfg.n_freqs, 6, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda z: istft(z, cfg, length=500), (X,))
+
+
+def test_istft_rejects_windows_that_do_not_overlap_add():
+    cfg = STFTConfig(256, 256, 256, "hann")  # periodic Hann at hop = window: zeros between frames
+    with pytest.raises(ConfigError, match="NOLA"):
+        istft(torch.zeros(1, 129, 10, dtype=torch.complex64), cfg)

@@ -182,16 +182,77 @@ def istft(spec: torch.Tensor, config: STFTConfig | str = "mpsenet", length: int 
 
     ``length`` trims or zero-pads the output to that many samples (pass the input's length to get it back
     exactly); without it the output has ``hop * (frames - 1)`` samples for centred frames.
+
+    Same result as ``torch.istft`` (windowed overlap-add of the inverse DFTs divided by the overlap-added
+    squared window, Griffin & Lim 1984 eq. 6), computed faster: the inverse real FFT runs along contiguous
+    frames, the overlap-add is ``ceil(n_fft / hop)`` shifted slice additions instead of ``fold``, and the window
+    envelope is cached per (config, frames). Iterative phase retrieval calls this hundreds of times.
     """
     cfg = get_preset(config)
     if not spec.is_complex():
         raise ConfigError("istft expects a complex tensor (..., freq, frames); use torch.complex(real, imag)")
     if spec.shape[-2] != cfg.n_freqs:
         raise ConfigError(f"spectrogram has {spec.shape[-2]} bins but n_fft={cfg.n_fft} needs {cfg.n_freqs}")
-    lead = spec.shape[:-2]
+    lead, n_fr = spec.shape[:-2], spec.shape[-1]
     flat = spec.reshape(-1, *spec.shape[-2:])
-    wave = torch.istft(
-        flat, cfg.n_fft, cfg.hop_length, cfg.win, make_window(cfg, flat.device, _real_dtype(flat)),
-        center=cfg.center, normalized=False, onesided=True, length=length,
-    )
+    dtype = _real_dtype(flat)
+    window = _padded_window(cfg, flat.device, dtype)
+    frames = torch.fft.irfft(flat.transpose(-1, -2), n=cfg.n_fft, dim=-1) * window  # (B, frames, n_fft)
+    wave = _overlap_add(frames, cfg.hop_length)
+    env = _envelope(cfg, n_fr, flat.device, dtype)
+    start = cfg.n_fft // 2 if cfg.center else 0
+    full = cfg.n_fft + cfg.hop_length * (n_fr - 1)
+    end = full - start if length is None else start + length
+    stop = min(end, full)
+    env = env[start:stop]
+    wave = torch.where(env > 1e-11, wave[:, start:stop] / env.clamp_min(1e-11), torch.zeros_like(env))
+    if end > stop:
+        wave = torch.nn.functional.pad(wave, (0, end - stop))
     return wave.reshape(*lead, wave.shape[-1])
+
+
+def _padded_window(cfg: STFTConfig, device, dtype) -> torch.Tensor:
+    w = make_window(cfg, device, dtype)
+    left = (cfg.n_fft - cfg.win) // 2
+    return torch.nn.functional.pad(w, (left, cfg.n_fft - cfg.win - left))
+
+
+def _overlap_add(frames: torch.Tensor, hop: int) -> torch.Tensor:
+    """Sum frames ``(B, T, N)`` placed every ``hop`` samples: ``(B, N + hop*(T-1))`` (padded to whole hops)."""
+    batch, n_fr, n = frames.shape
+    r = -(-n // hop)
+    if r * hop != n:
+        frames = torch.nn.functional.pad(frames, (0, r * hop - n))
+    parts = frames.reshape(batch, n_fr, r, hop)
+    out = frames.new_zeros(batch, n_fr + r - 1, hop)
+    for j in range(r):
+        out[:, j : j + n_fr] += parts[:, :, j]
+    return out.reshape(batch, -1)
+
+
+_ENVELOPES: dict = {}
+
+
+def _envelope(cfg: STFTConfig, n_fr: int, device, dtype) -> torch.Tensor:
+    """Overlap-added squared window for ``n_fr`` frames; cached.
+
+    It must be non-zero (NOLA) where frames fully overlap, ``[n_fft//2, end - n_fft//2)``. Without centring the
+    first and last samples may be covered only by a window's zero end (periodic Hann starts at 0); those samples
+    cannot be recovered and come out as 0.
+    """
+    key = (cfg.n_fft, cfg.hop_length, cfg.win, cfg.window, cfg.center, n_fr, str(device), dtype)
+    env = _ENVELOPES.get(key)
+    if env is None:
+        w2 = _padded_window(cfg, device, torch.float64) ** 2
+        env = _overlap_add(w2.expand(1, n_fr, -1), cfg.hop_length)[0]
+        inner = env[cfg.n_fft // 2 : cfg.n_fft // 2 + cfg.hop_length * (n_fr - 1)]
+        if bool((inner < 1e-11).any()):
+            raise ConfigError(
+                f"window '{cfg.window}' ({cfg.win} samples) with hop {cfg.hop_length} does not overlap-add to a "
+                "non-zero sum (NOLA); use a smaller hop"
+            )
+        env = env.to(dtype)
+        if len(_ENVELOPES) > 64:
+            _ENVELOPES.clear()
+        _ENVELOPES[key] = env
+    return env
