@@ -18,3 +18,7 @@ class AudioError(CspecError):
 
 class ConfigError(CspecError, ValueError):
     """An option, preset, method or configuration value is unknown or out of range."""
+
+
+class DataError(CspecError, ValueError):
+    """A corpus folder, manifest or dataset option is missing, malformed or inconsistent (unpaired files ...)."""
