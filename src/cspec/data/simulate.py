@@ -1,0 +1,211 @@
+"""On-the-fly mixing for enhancement and separation, seeded per item.
+
+Every draw of item ``i`` comes from ``numpy.random.default_rng([seed, i])`` (:func:`rng_for`), so item ``i``
+is the same on any DataLoader worker, in any order, on any machine with the same files.
+
+Enhancement (:func:`simulate_enhancement`), the recipe of the DNS Challenge synthesizer (Reddy et al., 2020,
+"The INTERSPEECH 2020 Deep Noise Suppression Challenge"): an utterance of one speaker, optionally reverberated
+(:mod:`cspec.data.reverb`), scaled to a speech level drawn uniformly in dBFS (RMS), plus noise at an SNR drawn
+uniformly in dB, where ``SNR = 10 log10(|speech|^2 / |noise|^2)`` over the whole segment and ``speech`` is the
+(reverberant) speech in the mixture. The noise is a crop/loop of a noise file, coloured noise or babble
+(:mod:`cspec.data.noise`). Optionally the mixture is band-limited to a random bandwidth (resampled down to
+twice the bandwidth and back up with soxr), which makes the task include bandwidth extension; the inputs of
+audio super-resolution are made the same way (Kuleshov, Enam & Ermon, 2017, "Audio super resolution using
+neural networks": low-pass, decimate, interpolate back).
+
+Separation (:func:`simulate_separation`), as in WSJ0-2mix (Hershey et al., 2016) and LibriMix (Cosentino et
+al., 2020): utterances of ``n_src`` distinct speakers, the first at a level drawn in ``level``, each other one
+at a level relative to it drawn in ``relative_level`` dB, summed; one target per source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from cspec.audio import resample
+from cspec.data.noise import babble, coloured_noise, unit_rms
+from cspec.data.pools import NoisePool, SpeechPool
+from cspec.data.reverb import direct_delay, reverberate, room_rirs, sample_room
+from cspec.errors import DataError
+
+__all__ = ["SimConfig", "rng_for", "rms_db", "set_level", "scale_to_snr", "band_limit",
+           "simulate_enhancement", "simulate_separation"]
+
+_SILENT_DB = -80.0  # an utterance quieter than this (dBFS RMS) is redrawn
+
+
+@dataclass
+class SimConfig:
+    """The ranges and probabilities of the simulation. The speech level range is the DNS Challenge
+    synthesizer's (-35 .. -15 dBFS); its SNR range is 0 .. 40 dB, here -5 .. 20 dB, where models have more
+    to learn. Reverberation and band-limiting are off unless their probability is raised."""
+
+    snr: tuple[float, float] = (-5.0, 20.0)
+    level: tuple[float, float] = (-35.0, -15.0)
+    gap: tuple[float, float] = (0.05, 0.3)
+    noise_types: dict = field(default_factory=lambda: {"file": 0.6, "coloured": 0.2, "babble": 0.2})
+    colours: tuple[str, ...] = ("white", "pink", "brown")
+    babble_talkers: tuple[int, int] = (3, 6)
+    p_reverb: float = 0.0
+    rt60: tuple[float, float] = (0.2, 0.8)
+    reverb_target: str = "early"
+    max_order: int | None = 30  # caps Sabine's image order: 10-30x faster, RT60 still within tolerance
+    p_bandlimit: float = 0.0
+    bandwidths: tuple[float, ...] = (4000.0, 8000.0)
+    relative_level: tuple[float, float] = (-5.0, 5.0)
+    separation_snr: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        for name in ("snr", "level", "gap", "rt60", "relative_level", "babble_talkers"):
+            lo, hi = getattr(self, name)
+            if lo > hi:
+                raise DataError(f"SimConfig.{name}: the range {lo} .. {hi} is reversed; give (low, high)")
+        if self.level[1] > 0 or self.gap[0] < 0 or self.babble_talkers[0] < 2:
+            raise DataError("SimConfig: level must be <= 0 dBFS, gap >= 0 s and babble_talkers >= 2")
+        unknown = set(self.noise_types) - {"file", "coloured", "babble"}
+        weights = np.array(list(self.noise_types.values()), dtype=float)
+        if unknown or weights.size == 0 or np.any(weights < 0) or weights.sum() <= 0:
+            raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble; "
+                            f"got {self.noise_types}")
+        for p in (self.p_reverb, self.p_bandlimit):
+            if not 0.0 <= p <= 1.0:
+                raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
+
+
+def rng_for(seed: int, index: int, *more: int) -> np.random.Generator:
+    """The generator of item ``index`` of a dataset seeded with ``seed`` (independent of workers and order)."""
+    if int(seed) < 0 or int(index) < 0 or any(int(m) < 0 for m in more):
+        raise DataError(f"seed and index must be non-negative integers, got {seed}, {index}, {more}")
+    return np.random.default_rng([int(seed), int(index), *map(int, more)])
+
+
+def rms_db(x: np.ndarray) -> float:
+    """Root-mean-square level in dB relative to full scale (a full-scale square wave is 0 dBFS)."""
+    return float(10 * np.log10(np.mean(np.square(x, dtype=np.float64)) + 1e-20))
+
+
+def set_level(x: np.ndarray, db: float) -> tuple[np.ndarray, float]:
+    """``(x * g, g)`` with ``g`` such that the RMS of ``x * g`` is ``db`` dBFS."""
+    g = 10 ** ((db - rms_db(x)) / 20)
+    return x * g, g
+
+
+def scale_to_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``noise`` scaled so that ``10 log10(|speech|^2 / |noise|^2) = snr_db``."""
+    return noise * 10 ** ((rms_db(speech) - rms_db(noise) - snr_db) / 20)
+
+
+def band_limit(x: np.ndarray, sr: int, bandwidth: float) -> np.ndarray:
+    """``x`` low-passed to ``bandwidth`` Hz by resampling to ``2 * bandwidth`` and back (soxr, as
+    :func:`cspec.audio.resample`); a bandwidth at or above ``sr / 2`` returns ``x`` unchanged."""
+    low = int(round(2 * bandwidth))
+    if low >= sr:
+        return x
+    if low <= 0:
+        raise DataError(f"bandwidth must be positive, got {bandwidth} Hz")
+    t = torch.from_numpy(np.asarray(x, dtype=np.float64))
+    y = resample(resample(t, sr, low), low, sr).numpy()
+    return y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
+
+
+def _utterance(speech: SpeechPool, speaker: str, n: int, rng, cfg: SimConfig) -> np.ndarray:
+    for _ in range(10):
+        x = speech.utterance(speaker, n, rng, cfg.gap)
+        if rms_db(x) > _SILENT_DB:
+            return x
+    raise DataError(f"speaker '{speaker}': ten utterances in a row were silent; check the speech files")
+
+
+def _noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: SpeechPool,
+           exclude: tuple[str, ...]) -> tuple[np.ndarray, str]:
+    kinds = [k for k, w in cfg.noise_types.items() if w > 0 and not (k == "file" and noise is None)]
+    if not kinds:
+        raise DataError("no noise type left: give a noise pool or allow 'coloured' / 'babble' noise")
+    w = np.array([cfg.noise_types[k] for k in kinds], dtype=float)
+    kind = kinds[int(rng.choice(len(kinds), p=w / w.sum()))]
+    if kind == "file":
+        for _ in range(10):
+            seg = noise.segment(n, rng)
+            if rms_db(seg) > _SILENT_DB:
+                return unit_rms(seg), kind
+        raise DataError("ten noise segments in a row were silent; check the noise files")
+    if kind == "coloured":
+        colour = cfg.colours[int(rng.integers(0, len(cfg.colours)))]
+        return coloured_noise(n, colour, rng), f"coloured:{colour}"
+    others = [s for s in speech.speakers if s not in exclude]
+    k = min(int(rng.integers(cfg.babble_talkers[0], cfg.babble_talkers[1] + 1)), len(others))
+    if k < 2:
+        raise DataError("babble needs at least 2 speakers besides the target ones; add speakers or "
+                        "set noise_types without 'babble'")
+    talkers = [_utterance(speech, others[j], n, rng, cfg) for j in rng.choice(len(others), k, replace=False)]
+    return babble(talkers), f"babble:{k}"
+
+
+def _reverb(dry: list[np.ndarray], rng, cfg: SimConfig, sr: int) -> tuple[list, list, float]:
+    """Reverberant and target signals of each source, one room for all; RT60 0 when not reverberated."""
+    if cfg.p_reverb <= 0 or rng.random() >= cfg.p_reverb:
+        return dry, dry, 0.0
+    room = sample_room(rng, len(dry), cfg.rt60)
+    rirs = room_rirs(room, sr, cfg.max_order)
+    out = [reverberate(x, h, direct_delay(room, i, sr), sr, cfg.reverb_target) for i, (x, h) in
+           enumerate(zip(dry, rirs))]
+    return [o[0] for o in out], [o[1] for o in out], room.rt60
+
+
+def _bandlimit(x: np.ndarray, rng, cfg: SimConfig, sr: int) -> tuple[np.ndarray, float]:
+    if cfg.p_bandlimit <= 0 or rng.random() >= cfg.p_bandlimit:
+        return x, sr / 2
+    bw = float(cfg.bandwidths[int(rng.integers(0, len(cfg.bandwidths)))])
+    return band_limit(x, sr, bw), min(bw, sr / 2)
+
+
+def simulate_enhancement(rng: np.random.Generator, n: int, speech: SpeechPool, noise: NoisePool | None,
+                         cfg: SimConfig) -> dict:
+    """One noisy/clean pair of ``n`` samples: ``mixture`` (n,), ``targets`` (1, n), ``noise`` (n,) (the
+    additive noise) and what was drawn: ``speaker``, ``level_db``, ``snr_db``, ``rt60``, ``bandwidth``,
+    ``noise_type``."""
+    sr = speech.sr
+    speaker = speech.speakers[int(rng.integers(0, len(speech)))]
+    dry = _utterance(speech, speaker, n, rng, cfg)
+    (wet,), (target,), rt60 = _reverb([dry], rng, cfg, sr)
+    level = float(rng.uniform(*cfg.level))
+    target, g = set_level(target, level)
+    wet = wet * g
+    nz, kind = _noise(n, rng, cfg, noise, speech, (speaker,))
+    snr = float(rng.uniform(*cfg.snr))
+    nz = scale_to_snr(wet, nz, snr)
+    mixture, bandwidth = _bandlimit(wet + nz, rng, cfg, sr)
+    return {"mixture": mixture, "targets": target[None], "noise": nz, "speaker": speaker, "level_db": level,
+            "snr_db": snr, "rt60": rt60, "bandwidth": bandwidth, "noise_type": kind}
+
+
+def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: SpeechPool,
+                        noise: NoisePool | None, cfg: SimConfig) -> dict:
+    """A mixture of ``n_src`` distinct speakers: ``mixture`` (n,), ``targets`` (n_src, n), ``speakers``,
+    ``levels_db`` (n_src,), ``rt60``, ``bandwidth``; with ``cfg.separation_snr`` also ``noise`` and
+    ``snr_db`` (noise relative to the sum of the sources)."""
+    if not 2 <= n_src <= len(speech):
+        raise DataError(f"n_src={n_src}: need 2 <= n_src <= the {len(speech)} speakers of the pool")
+    sr = speech.sr
+    speakers = tuple(speech.speakers[int(j)] for j in rng.choice(len(speech), n_src, replace=False))
+    dry = [_utterance(speech, s, n, rng, cfg) for s in speakers]
+    wet, targets, rt60 = _reverb(dry, rng, cfg, sr)
+    first = float(rng.uniform(*cfg.level))
+    levels = [first] + [first + float(rng.uniform(*cfg.relative_level)) for _ in range(n_src - 1)]
+    scaled = [set_level(t, lv) for t, lv in zip(targets, levels)]
+    targets = [t for t, _ in scaled]
+    wet = [w * g for w, (_, g) in zip(wet, scaled)]
+    mixture = np.sum(wet, axis=0)
+    out = {"speakers": ";".join(speakers), "levels_db": np.array(levels), "rt60": rt60}
+    if cfg.separation_snr is not None:
+        nz, kind = _noise(n, rng, cfg, noise, speech, speakers)
+        snr = float(rng.uniform(*cfg.separation_snr))
+        nz = scale_to_snr(mixture, nz, snr)
+        mixture = mixture + nz
+        out.update(noise=nz, snr_db=snr, noise_type=kind)
+    mixture, bandwidth = _bandlimit(mixture, rng, cfg, sr)
+    out.update(mixture=mixture, targets=np.stack(targets), bandwidth=bandwidth)
+    return out

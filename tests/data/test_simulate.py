@@ -1,0 +1,124 @@
+"""On-the-fly simulation on the shared data: reproducibility, SNR, levels, band-limiting, separation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.signal import welch
+
+from cspec.data import (DataError, PoolItem, SimConfig, SimulatedEnhancementDataset, SimulatedSeparationDataset,
+                        SpeechPool, band_limit, rng_for)
+
+SR = 16000
+
+
+def db(x) -> float:
+    return float(10 * np.log10(np.sum(np.asarray(x, np.float64) ** 2)))
+
+
+def enh(manifest, seed=0, **cfg):
+    return SimulatedEnhancementDataset(manifest, seconds=0.5, length=50, seed=seed, config=SimConfig(**cfg))
+
+
+def test_same_seed_same_items_bitwise_in_any_order(manifest):
+    cfg = dict(p_reverb=0.5, p_bandlimit=0.5, rt60=(0.2, 0.4))
+    a, b = enh(manifest, 7, **cfg), enh(manifest, 7, **cfg)
+    order = [5, 2, 9, 0]
+    first = {i: a[i] for i in order}
+    second = {i: b[i] for i in reversed(order)}  # another "worker", another order
+    for i in order:
+        assert torch.equal(first[i]["mixture"], second[i]["mixture"])
+        assert torch.equal(first[i]["targets"], second[i]["targets"])
+    other = enh(manifest, 8, **cfg)
+    assert all(not torch.equal(first[i]["mixture"], other[i]["mixture"]) for i in order)
+    assert not torch.equal(first[5]["mixture"], first[2]["mixture"])
+    assert np.array_equal(rng_for(3, 4).random(5), rng_for(3, 4).random(5))
+
+
+def test_snr_and_level_are_what_was_drawn(manifest):
+    ds = enh(manifest, 1, snr=(-5.0, 20.0), level=(-35.0, -15.0))
+    kinds, snrs = set(), []
+    for i in range(12):
+        it = ds[i]
+        mix, tgt = it["mixture"].double(), it["targets"][0].double()
+        measured = db(tgt) - db(mix - tgt)  # 10 log10(|target|^2 / |mixture - target|^2)
+        assert measured == pytest.approx(it["snr_db"], abs=0.1)
+        assert -5.0 <= it["snr_db"] <= 20.0
+        level = float(10 * np.log10(np.mean(tgt.numpy() ** 2)))
+        assert level == pytest.approx(it["level_db"], abs=0.01) and -35.0 <= level <= -15.0
+        assert it["mixture"].shape == (SR // 2,) and it["targets"].shape == (1, SR // 2)
+        kinds.add(it["noise_type"].split(":")[0])
+        snrs.append(it["snr_db"])
+    assert kinds == {"file", "coloured", "babble"}
+    assert np.ptp(snrs) > 10  # drawn across the range, not a constant
+
+
+def test_reverberant_snr_is_relative_to_the_reverberant_speech(manifest):
+    ds = enh(manifest, 2, p_reverb=1.0, rt60=(0.3, 0.6), reverb_target="early")
+    for i in range(3):
+        it = ds[i]
+        mix, tgt, noise = it["mixture"].double(), it["targets"][0].double(), it["noise"].double()
+        assert db(mix - noise) - db(noise) == pytest.approx(it["snr_db"], abs=0.1)
+        assert 0.3 <= it["rt60"] <= 0.6
+        assert db(mix - noise - tgt) < db(tgt)  # the late reverberation is weaker than direct + early
+
+
+def test_band_limited_signal_has_no_energy_above_the_cutoff():
+    x = np.random.default_rng(0).standard_normal(SR)
+    f, before = welch(x, fs=SR, nperseg=1024)
+    for bw in (2000.0, 4000.0):
+        f, after = welch(band_limit(x, SR, bw), fs=SR, nperseg=1024)
+        above = f > bw * 1.05
+        assert after[above].sum() / after.sum() < 1e-6  # below -60 dB
+        passband = f < bw * 0.85
+        assert np.allclose(after[passband], before[passband], rtol=0.05)  # the rest is untouched
+    assert np.array_equal(band_limit(x, SR, 8000.0), x)  # at Nyquist: nothing to remove
+
+
+def test_band_limited_mixtures_in_the_dataset(manifest):
+    it = enh(manifest, 3, p_bandlimit=1.0, bandwidths=(4000.0,))[0]
+    f, psd = welch(it["mixture"].double().numpy(), fs=SR, nperseg=512)
+    assert it["bandwidth"] == 4000.0 and psd[f > 4200].sum() / psd.sum() < 1e-5
+
+
+def test_separation_sources_are_distinct_speakers_at_their_levels(manifest):
+    cfg = SimConfig(level=(-30.0, -20.0), relative_level=(-5.0, 5.0))
+    ds = SimulatedSeparationDataset(manifest, n_src=3, seconds=0.5, length=20, seed=4, config=cfg)
+    for i in range(6):
+        it = ds[i]
+        speakers = it["speakers"].split(";")
+        assert len(set(speakers)) == 3
+        tg = it["targets"].double()
+        assert torch.allclose(it["mixture"].double(), tg.sum(0), atol=1e-6)
+        levels = 10 * np.log10(np.mean(tg.numpy() ** 2, axis=1))
+        assert np.allclose(levels, it["levels_db"].numpy(), atol=0.01)
+        assert -30.0 <= levels[0] <= -20.0 and np.all(np.abs(levels[1:] - levels[0]) <= 5.0 + 1e-6)
+    loader = torch.utils.data.DataLoader(ds, batch_size=4)
+    batch = next(iter(loader))
+    assert batch["mixture"].shape == (4, SR // 2) and batch["targets"].shape == (4, 3, SR // 2)
+
+
+def test_utterances_concatenate_one_speakers_items_with_gaps(tmp_path, make_files):
+    make_files(tmp_path, ["a/1.wav", "a/2.wav", "b/1.wav"], seconds=0.1)
+    items = [PoolItem(tmp_path / p, 0.1, "clean", p.split("/")[0], "", "") for p in ("a/1.wav", "a/2.wav", "b/1.wav")]
+    pool = SpeechPool(items, SR)
+    u = pool.utterance("a", SR, np.random.default_rng(0), gap=(0.05, 0.1))
+    spec = np.abs(np.fft.rfft(u))  # tones of a at 200 and 250 Hz, b's at 300 Hz
+    assert spec[300] < 0.05 * max(spec[200], spec[250])
+    silent = np.concatenate([[False], np.abs(u) < 1e-4, [False]])
+    edges = np.flatnonzero(np.diff(silent.astype(int)))
+    runs = (edges[1::2] - edges[::2]) / SR
+    runs = runs[runs > 0.01][1:-1]  # gaps, not zero crossings; the crop may cut the first and last gap
+    assert len(runs) >= 3 and np.all((runs >= 0.045) & (runs <= 0.105))
+
+
+def test_configuration_errors(manifest):
+    with pytest.raises(DataError, match="reversed"):
+        SimConfig(snr=(10.0, 0.0))
+    with pytest.raises(DataError, match="noise_types"):
+        SimConfig(noise_types={"rain": 1.0})
+    with pytest.raises(DataError, match="n_src"):
+        SimulatedSeparationDataset(manifest, n_src=1, seconds=0.5)
+    with pytest.raises(DataError, match="non-negative"):
+        rng_for(-1, 0)
