@@ -1,1 +1,4 @@
 """Imports every architecture module so that its ``@register`` decorators run (one line per file)."""
+from cspec.models import crn  # noqa: F401
+from cspec.models import gcrn  # noqa: F401
+from cspec.models import gtcrn  # noqa: F401

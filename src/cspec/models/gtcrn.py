@@ -1,0 +1,130 @@
+"""GTCRN: the ultralight causal grouped temporal convolutional recurrent network of Rong et al. (2024).
+
+Xiaobin Rong et al., "GTCRN: A speech enhancement model requiring ultralow computational resources", ICASSP 2024
+(Fig. 1, Sec. 2). STFT: 512-point, 256 hop, square-root Hann window at 16 kHz (257 bins). The input features are
+``[|Y|, Re Y, Im Y]`` per bin (3 channels); then
+
+1. ERB band merging: the 65 lowest bins are kept, the 192 above are merged into 64 ERB bands (129 bands);
+2. subband feature extraction (SFE): each band gets its two neighbours' features (3 -> 9 channels);
+3. encoder: two conv blocks (kernel 1 x 5, stride 1 x 2 in frequency, 16 channels, the second in 2 groups;
+   BN, PReLU; 129 -> 65 -> 33 bands) and three GTConv blocks (grouped temporal convolutions, SFE + point-wise +
+   causal depth-wise 3 x 3 conv dilated 1, 2, 5 frames + point-wise + temporal recurrent attention, channel
+   shuffle);
+4. two grouped dual-path RNNs (intra-frame grouped GRU bidirectional over frequency, inter-frame grouped GRU
+   forward in time);
+5. a mirrored decoder (GTConv dilated 5, 2, 1, then two transposed conv blocks 33 -> 65 -> 129), each layer fed
+   with the sum of the previous output and the mirrored encoder output; the last block has 2 channels and tanh;
+6. ERB band splitting back to 257 bins gives a complex ratio mask ``M`` (real and imaginary parts in (-1, 1)),
+   applied as ``S = M Y`` (:func:`cspec.spectral.masks.apply_mask`).
+
+Everything is causal along time, so with causal framing (constant zero centring = 256 zeros of past on the left,
+:mod:`cspec.models.blocks.crn_common`) the model streams frame by frame; :meth:`GTCRN.lookahead` is exact: 510
+samples (the sqrt-Hann window's first sample is zero), i.e. the algorithmic latency of one 32 ms window.
+
+Parameters: the paper reports 23.7 k; the authors' repository later reports 48.2 k, counting the fixed ERB
+matrices (2 x 64 x 192 = 24,576 values). Here the ERB matrices are buffers: 23.7 k trainable parameters, 48.2 k
+with the buffers (``GTCRN.n_parameters_with_erb``). The MACs (33.0 M/s in the paper) were not measured here.
+
+Deviations: the paper's decoder uses transposed convolutions in its GTConv blocks; with stride 1 and a causal
+trim they equal convolutions with flipped kernels, so the same block is used (same function class and parameter
+count). The ERB triangles are built from the ERB-rate formula (centres rounded to bins, crossing at half height,
+summing to one); they agree with the authors' filters to float rounding. The official offline code centres frames
+with reflect padding (not causal at the edges); this one pads with zeros.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cspec.errors import ConfigError
+from cspec.models.base import SpeechModel, register
+from cspec.models.blocks.crn_common import causal_istft, causal_stft, exact_lookahead
+from cspec.models.blocks.crn_gtcrn import ERB, GDPRNN, SFE, GTConv
+from cspec.spectral.masks import apply_mask
+from cspec.spectral.stft import STFTConfig
+
+__all__ = ["GTCRN", "GTCRN_STFT"]
+
+GTCRN_STFT = STFTConfig(
+    512, 256, 512, "sqrt_hann", center=True, pad_mode="constant", sample_rate=16000,
+    source="Rong et al. 2024, GTCRN (ICASSP): 512-point sqrt-Hann window, hop 256 at 16 kHz; zero (causal) centring",
+)
+
+
+def _conv_block(c_in: int, c_out: int, groups: int, transposed: bool, last: bool = False) -> nn.Sequential:
+    conv_cls = nn.ConvTranspose2d if transposed else nn.Conv2d
+    conv = conv_cls(c_in, c_out, (1, 5), (1, 2), (0, 2), groups=groups)
+    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.Tanh() if last else nn.PReLU())
+
+
+@register("gtcrn")
+class GTCRN(SpeechModel):
+    """Rong et al. 2024 GTCRN (defaults: the paper's configuration, 23.7 k trainable parameters).
+
+    Args:
+        channels: feature channels of the encoder, the G-DPRNNs and the decoder (16).
+        hidden: hidden channels of the GTConv blocks (16).
+        dilations: time dilations of the encoder's GTConv blocks (1, 2, 5); the decoder mirrors them.
+        n_dprnn: grouped dual-path RNN blocks (2).
+        erb_low: bins kept as they are below the ERB bands (65).
+        erb_bands: ERB bands above them (64).
+    """
+
+    sample_rate = 16000
+    stft_config = GTCRN_STFT
+    causal = True
+    paper = "Rong et al., 2024, ICASSP: GTCRN: A speech enhancement model requiring ultralow computational resources"
+    paper_params = 0.0237
+
+    def __init__(
+        self, channels: int = 16, hidden: int = 16, dilations: tuple = (1, 2, 5), n_dprnn: int = 2,
+        erb_low: int = 65, erb_bands: int = 64,
+    ):
+        super().__init__()
+        cfg = self.stft_config
+        self.erb = ERB(int(erb_low), int(erb_bands), cfg.n_fft, cfg.sample_rate)
+        self.sfe = SFE(3)
+        bands = int(erb_low) + int(erb_bands)
+        width = ((bands - 1) // 2) // 2 + 1  # 129 -> 65 -> 33
+        if (bands - 1) % 4:
+            raise ConfigError(f"erb_low + erb_bands - 1 must be divisible by 4 (two stride-2 layers), got {bands}")
+        dil = [int(d) for d in dilations]
+        self.encoder = nn.ModuleList(
+            [_conv_block(9, channels, 1, False), _conv_block(channels, channels, 2, False)]
+            + [GTConv(channels, hidden, d) for d in dil]
+        )
+        self.dprnn = nn.Sequential(*[GDPRNN(channels, width) for _ in range(int(n_dprnn))])
+        self.decoder = nn.ModuleList(
+            [GTConv(channels, hidden, d) for d in dil[::-1]]
+            + [_conv_block(channels, channels, 2, True), _conv_block(channels, 2, 1, True, last=True)]
+        )
+
+    def lookahead(self) -> int:
+        return exact_lookahead(self.stft_config)
+
+    def n_parameters_with_erb(self) -> int:
+        """Trainable parameters plus the fixed ERB matrices (the count of the authors' repository, 48.2 k)."""
+        return self.n_parameters() + 2 * self.erb.fb.numel()
+
+    def estimate_mask(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex ratio mask ``(B, 257, frames)`` from the noisy spectrum ``(B, 257, frames)``."""
+        re, im = spec.real.transpose(1, 2), spec.imag.transpose(1, 2)  # (B, T, F)
+        mag = torch.sqrt(re.square() + im.square() + 1e-12)
+        x = self.sfe(self.erb.bm(torch.stack([mag, re, im], dim=1)))  # (B, 9, T, 129)
+        skips = []
+        for layer in self.encoder:
+            x = layer(x)
+            skips.append(x)
+        x = self.dprnn(x)
+        for i, layer in enumerate(self.decoder):
+            x = layer(x + skips[-1 - i])
+        m = self.erb.bs(x)  # (B, 2, T, 257)
+        return torch.complex(m[:, 0], m[:, 1]).transpose(1, 2)
+
+    def forward(self, wave: torch.Tensor) -> dict:
+        wave = self._check_input(wave)
+        noisy = causal_stft(wave, self.stft_config)
+        mask = self.estimate_mask(noisy)
+        spec = apply_mask(noisy, mask)
+        return {"wave": causal_istft(spec, self.stft_config, wave.shape[-1]), "spec": spec, "mask": mask}

@@ -1,0 +1,76 @@
+"""GTCRN (Rong et al. 2024): contract checks, the paper's parameter counts, ERB/SFE/mask by hand, exact look-ahead."""
+
+import pytest
+import torch
+from torch import nn
+
+from cspec.models import build
+from cspec.models.blocks.crn_gtcrn import SFE, erb_filterbank
+
+SMALL = dict(channels=8, hidden=8, dilations=(1,), n_dprnn=1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP start-up and oversubscription costs on a shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_gtcrn_paper_parameter_counts(model_checks):
+    model = build("gtcrn")
+    model_checks.param_count_close(model, 0.0237)  # the ICASSP paper: 23.7 k (ERB matrices not counted)
+    assert abs(model.n_parameters_with_erb() - 48_200) <= 0.05 * 48_200  # the authors' repository: 48.2 k
+    assert model.n_parameters() < 100_000
+
+
+def test_gtcrn_forward_backward(model_checks):
+    out = model_checks.forward_backward(build("gtcrn"))
+    assert out["spec"].shape[-2] == 257 and out["mask"].shape == out["spec"].shape
+
+
+def test_gtcrn_overfit(model_checks):
+    torch.manual_seed(0)
+    model_checks.overfit(build("gtcrn", **SMALL), steps=100, lr=1e-2)
+
+
+def test_gtcrn_causal(model_checks):
+    torch.manual_seed(0)
+    model_checks.causal(build("gtcrn", **SMALL))
+
+
+def test_erb_sfe_and_mask_by_hand():
+    fb = erb_filterbank(65, 64)
+    assert fb.shape == (64, 192) and (fb >= 0).all()
+    torch.testing.assert_close(fb.sum(0), torch.ones(192))  # triangles cross at half height: a partition of one
+    x = torch.randn(2, 3, 5, 11)
+    ref = nn.Unfold((1, 3), padding=(0, 1))(x).reshape(2, 9, 5, 11)  # the paper's SFE as an unfold
+    torch.testing.assert_close(SFE(3)(x), ref)
+    torch.manual_seed(0)
+    model = build("gtcrn", **SMALL).eval()
+    wave = torch.randn(1, 4000)
+    with torch.no_grad():
+        out = model(wave)
+    m = out["mask"]
+    assert m.real.abs().max() <= 1 and m.imag.abs().max() <= 1  # tanh parts, ERB splitting keeps them in (-1, 1)
+    noisy = torch.stft(wave, 512, 256, 512, torch.hann_window(512).sqrt(), center=True, pad_mode="constant",
+                       return_complex=True)  # zero-centred sqrt-Hann frames: zeros of the past, none of the future
+    torch.testing.assert_close(out["spec"], m * noisy)
+
+
+def test_gtcrn_lookahead_exact():
+    """Perturb one input sample at each of ``hop`` positions (float64): the farthest back an output moves is the
+    look-ahead, 510 = win - 2 (the sqrt-Hann window's first sample is zero)."""
+    torch.manual_seed(0)
+    model = build("gtcrn", **SMALL).double().eval()
+    hop, n, start = 256, 2048, 1200
+    base = 0.1 * torch.randn(1, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    pos = torch.arange(start, start + hop)
+    batch = base.repeat(hop, 1)
+    batch[torch.arange(hop), pos] += 1.0
+    with torch.no_grad():
+        changed = (model(batch)["wave"] - model(base)["wave"]).abs() > 1e-12
+    assert changed.any(-1).all()
+    assert int((pos - changed.double().argmax(-1)).max()) == model.lookahead() == 510
