@@ -1,4 +1,6 @@
 """Imports every architecture module so that its ``@register`` decorators run (one line per file)."""
+from cspec.models import mpsenet  # noqa: F401
+from cspec.models import cmgan  # noqa: F401
 from cspec.models import crn  # noqa: F401
 from cspec.models import gcrn  # noqa: F401
 from cspec.models import gtcrn  # noqa: F401
