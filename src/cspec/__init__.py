@@ -5,7 +5,7 @@ Spectrograms": ``cspec.audio`` (files) -> ``cspec.spectral`` (STFT, features, ma
 ``cspec.phase`` / iSTFT -> ``cspec.audio``.
 """
 
-from cspec.errors import AudioError, ConfigError, CspecError
+from cspec.errors import AudioError, ConfigError, CspecError, DataError
 
 __version__ = "0.1.0"
-__all__ = ["AudioError", "ConfigError", "CspecError", "__version__"]
+__all__ = ["AudioError", "ConfigError", "CspecError", "DataError", "__version__"]

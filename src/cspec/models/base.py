@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from cspec.errors import ConfigError
-from cspec.spectral.stft import STFTConfig
+from cspec.spectral.stft import STFTConfig, make_window
 
 __all__ = ["SpeechModel", "register", "build", "list_models", "get_model_class"]
 
@@ -86,12 +86,15 @@ class SpeechModel(nn.Module):
     def lookahead(self) -> int:
         """Algorithmic look-ahead in samples: how far past time ``t`` the output at ``t`` may look.
 
-        For a causal STFT model this is the window's future part, ``win_length - hop`` less any centring;
-        ``0`` for sample-by-sample causal models; the whole signal for non-causal ones is signalled by
-        ``causal = False`` (the value returned then is meaningless).
+        Default, for a model that is causal frame by frame on top of an STFT: the span of the window's non-zero
+        samples minus one (output sample ``t`` is overlap-added from frames whose windows reach at most that far
+        past ``t``), e.g. 319 for a 320-sample Hamming window and 510 for a 512-sample sqrt-Hann window, whose
+        first sample is zero. ``0`` for time-domain models unless they override it. Meaningless when
+        ``causal`` is False.
         """
         if self.stft_config is not None:
-            return self.stft_config.win - self.stft_config.hop_length
+            nz = torch.nonzero(make_window(self.stft_config, dtype=torch.float64) > 0).flatten()
+            return int(nz[-1] - nz[0]) if len(nz) else 0
         return 0
 
     def n_parameters(self, trainable_only: bool = True) -> int:
