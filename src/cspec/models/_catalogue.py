@@ -4,3 +4,5 @@ from cspec.models import cmgan  # noqa: F401
 from cspec.models import crn  # noqa: F401
 from cspec.models import gcrn  # noqa: F401
 from cspec.models import gtcrn  # noqa: F401
+from cspec.models import dcunet  # noqa: F401
+from cspec.models import dccrn  # noqa: F401
