@@ -6,3 +6,6 @@ from cspec.models import gcrn  # noqa: F401
 from cspec.models import gtcrn  # noqa: F401
 from cspec.models import dcunet  # noqa: F401
 from cspec.models import dccrn  # noqa: F401
+from cspec.models import convtasnet  # noqa: F401
+from cspec.models import dprnn  # noqa: F401
+from cspec.models import tfgridnet  # noqa: F401

@@ -1,0 +1,1 @@
+"""Building blocks shared between architectures (one file per family)."""

@@ -1,0 +1,71 @@
+"""TF-GridNet (Wang et al. 2023): shared checks at a reduced config, parameter count, attention by hand."""
+
+import math
+
+import pytest
+import torch
+
+from cspec.models import build
+from cspec.models.tfgridnet import CrossFrameAttention
+
+SMALL = dict(emb_dim=8, n_blocks=1, hidden=8, kernel=1, heads=2, qk_dim=2)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models: one thread avoids oversubscription on shared machines
+    yield
+    torch.set_num_threads(n)
+
+
+def test_tfgridnet_paper_config(model_checks):
+    model = build("tfgridnet")
+    assert (model.sample_rate, model.n_sources, model.stft_config.n_fft, model.stft_config.hop_length) == (
+        8000, 2, 128, 64)
+    model_checks.param_count_close(model, 14.4)
+    out = model_checks.forward_backward(model, seconds=0.05)
+    assert out["spec"].shape == (2, 2, 65, 7) and out["spec"].is_complex()
+
+
+def test_tfgridnet_reduced(model_checks):
+    out = model_checks.forward_backward(build("tfgridnet", emb_dim=16, n_blocks=1, hidden=16))
+    assert out["spec"].shape == (2, 2, 65, 126)
+    model_checks.overfit(build("tfgridnet", **SMALL), steps=100, lr=1e-2, seconds=0.25)
+
+
+def _norm_cf(x, gamma, beta, eps=1e-5):
+    # x (C, T, F): per frame over (C, F)
+    mean = x.mean((0, 2), keepdim=True)
+    var = x.var((0, 2), unbiased=False, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * gamma + beta
+
+
+def test_cross_frame_attention_matches_equations():
+    """Eqs. 9-12 written out per head with explicit loops over frames."""
+    torch.manual_seed(0)
+    d, t, f, heads, e = 4, 5, 3, 2, 2
+    att = CrossFrameAttention(d, f, heads, e).double()
+    with torch.no_grad():
+        for p in att.parameters():
+            p.normal_(0, 0.5)
+    x = torch.randn(1, d, t, f, dtype=torch.float64)
+    w, bias = att.qkv.weight[..., 0, 0], att.qkv.bias
+    proj = torch.einsum("oc,ctf->otf", w, x[0]) + bias.view(-1, 1, 1)
+    proj = proj.view(heads, 2 * e + d // heads, t, f)
+    prelu = lambda z, a: torch.where(z >= 0, z, a * z)  # noqa: E731
+    outs = []
+    for h in range(heads):
+        q = _norm_cf(prelu(proj[h, :e], att.act_q.weight[h]), att.norm_q.gamma[h], att.norm_q.beta[h])
+        k = _norm_cf(prelu(proj[h, e:2 * e], att.act_k.weight[h]), att.norm_k.gamma[h], att.norm_k.beta[h])
+        v = _norm_cf(prelu(proj[h, 2 * e:], att.act_v.weight[h]), att.norm_v.gamma[h], att.norm_v.beta[h])
+        out = torch.zeros_like(v)
+        for i in range(t):
+            scores = torch.stack([(q[:, i] * k[:, j]).sum() / math.sqrt(e * f) for j in range(t)])
+            weights = torch.softmax(scores, 0)
+            out[:, i] = sum(weights[j] * v[:, j] for j in range(t))
+        outs.append(out)
+    cat = torch.cat(outs, 0)  # (D, T, F)
+    y = torch.einsum("oc,ctf->otf", att.proj[0].weight[..., 0, 0], cat) + att.proj[0].bias.view(-1, 1, 1)
+    y = _norm_cf(prelu(y, att.proj[1].weight[0]), att.norm_out.gamma, att.norm_out.beta)
+    torch.testing.assert_close(att(x)[0], x[0] + y)
