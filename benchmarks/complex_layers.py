@@ -43,6 +43,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from _results import write_section
 
 from cspec.nn import ComplexConv2d, ComplexLSTM, ComplexModule, ComplexSequential, CReLU
 
@@ -290,18 +291,6 @@ def table(args, results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the ``## Complex layers`` section of RESULTS.md, leaving other sections alone."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = text.find("## Complex layers")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("\n" + text[end + 1:] if end >= 0 else "")
-    path.write_text(text)
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=8)
@@ -320,7 +309,7 @@ def main(argv=None) -> int:
     section = table(args, run_all(args))
     print(section)
     if args.write:
-        write_section(Path(__file__).with_name("RESULTS.md"), section)
+        write_section(Path(__file__).with_name("RESULTS.md"), "## Complex layers", section)
     return 0
 
 

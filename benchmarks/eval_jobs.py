@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from _results import write_section
 
 from cspec.metrics.registry import resolve, versions
 from cspec.metrics.report import evaluate_pairs, pair_folders
@@ -71,17 +72,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def write_section(path: Path, body: str) -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n\nResults of the scripts in this folder.\n"
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + body
-    else:
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + body.rstrip("\n") + ("\n\n" + old[nxt + 1 :] if nxt >= 0 else "")
-    path.write_text(new.rstrip("\n") + "\n")
 
 
 def main() -> None:
@@ -134,7 +124,7 @@ def main() -> None:
     lines += [f"| {j} | {w:.1f} | {w / args.pairs:.3f} | {base / w:.2f}x | {c:.1f} | {c / w:.2f} | {ld:.2f} | "
               f"{'yes' if s else 'NO'} |" for j, w, s, c, ld in results]
     if args.out:
-        write_section(args.out, "\n".join(lines) + "\n")
+        write_section(args.out, SECTION, "\n".join(lines) + "\n")
         print(f"wrote the '{SECTION}' section of {args.out}")
     else:
         print("\n".join(lines))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _results import write_section
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Phase retrieval"
@@ -188,17 +189,6 @@ def run_hop(clips, hop: int, args) -> tuple[list[tuple], str]:
     return rows, summary
 
 
-def write_section(out: Path, text: str) -> None:
-    old = out.read_text() if out.exists() else "# Benchmarks\n\nResults of the scripts in this folder.\n"
-    start = old.find(SECTION + "\n")
-    if start < 0:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text.rstrip("\n") + "\n" + (("\n" + old[nxt + 1:]) if nxt >= 0 else "")
-    out.write_text(new)
-
-
 def main(argv=None) -> int:
     default_data = os.environ.get("CSPEC_DATA", str(REPO.parent / "shared" / "data"))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -247,7 +237,7 @@ def main(argv=None) -> int:
             "phases (librosa: RandomState(seed), cspec: torch.Generator(seed)).",
             "", *[t + "\n" for t in tables], *[f"- {s}" for s in summaries], "",
         ])
-        write_section(args.out, text)
+        write_section(args.out, SECTION, text)
         print(f"wrote the '{SECTION}' section of {args.out}")
     return 0
 
