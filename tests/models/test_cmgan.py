@@ -15,11 +15,12 @@ SMALL = dict(channels=8, n_blocks=1, heads=2, kernel_size=7)
 
 @pytest.fixture(autouse=True)
 def one_thread_own_rng():
-    # the 2-core test machine is shared: one BLAS thread per process avoids oversubscription; the global RNG
-    # state is restored afterwards so that these tests do not change the initialisation of later tests
+    # the 2-core test machine is shared: one BLAS thread per process avoids oversubscription; torch seeds its
+    # global RNG at random per process, so the initialisation is seeded here and the state restored afterwards
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     with torch.random.fork_rng():
+        torch.manual_seed(0)
         yield
     torch.set_num_threads(old)
 
@@ -36,7 +37,7 @@ def test_forward_backward_reduced(model_checks):
 
 
 def test_overfit(model_checks):
-    model_checks.overfit(build("cmgan", **SMALL, dropout=0.0), steps=60, lr=1e-2, seconds=0.25)
+    model_checks.overfit(build("cmgan", **SMALL, dropout=0.0), steps=100, lr=5e-3, seconds=0.25)
 
 
 @torch.no_grad()
