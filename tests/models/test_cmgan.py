@@ -1,7 +1,6 @@
 """CMGAN generator (Cao et al. 2022): contract checks, parameter count, relative-position attention and sub-pixel
 upsampling against hand-written references, the mask + complex-refinement sum, the metric discriminator."""
 
-import pytest
 import torch
 
 from cspec.losses import MetricDiscriminator
@@ -11,18 +10,6 @@ from cspec.models.cmgan import SubPixelConv2d
 from cspec.spectral.features import compress
 
 SMALL = dict(channels=8, n_blocks=1, heads=2, kernel_size=7)
-
-
-@pytest.fixture(autouse=True)
-def one_thread_own_rng():
-    # the 2-core test machine is shared: one BLAS thread per process avoids oversubscription; torch seeds its
-    # global RNG at random per process, so the initialisation is seeded here and the state restored afterwards
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        yield
-    torch.set_num_threads(old)
 
 
 def test_paper_parameter_count(model_checks):

@@ -1,20 +1,11 @@
 """Conv-TasNet (Luo & Mesgarani 2019): shared checks, cLN against its definition, exact look-ahead."""
 
-import pytest
 import torch
 
 from cspec.models import build
 from cspec.models.blocks.separation import CumulativeLayerNorm, GlobalLayerNorm
 
 SMALL = dict(n_filters=32, bn_chan=16, hid_chan=32, skip_chan=16, n_blocks=3, n_repeats=1)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small models: one thread avoids oversubscription on shared machines
-    yield
-    torch.set_num_threads(n)
 
 
 def test_convtasnet_paper_config(model_checks):

@@ -1,6 +1,5 @@
 """CRN (Tan & Wang 2018): contract checks, the paper's parameter count, and the look-ahead found by hand."""
 
-import pytest
 import torch
 
 from cspec.models import build
@@ -8,15 +7,6 @@ from cspec.models.blocks.crn_common import causal_istft, causal_stft
 from cspec.models.crn import CRN_STFT, encoder_sizes
 
 SMALL = dict(channels=(4, 4, 4, 4, 4))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP start-up and oversubscription costs on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def scan_lookahead(model, n=1600, start=1000):

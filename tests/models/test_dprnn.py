@@ -1,20 +1,11 @@
 """DPRNN (Luo, Chen & Yoshioka 2020): shared checks, segmentation / overlap-add, parameter count by hand."""
 
-import pytest
 import torch
 
 from cspec.models import build
 from cspec.models.blocks.separation import overlap_add, segment
 
 SMALL = dict(n_filters=64, kernel_size=16, chunk_size=16, hidden=32, n_blocks=1)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small models: one thread avoids oversubscription on shared machines
-    yield
-    torch.set_num_threads(n)
 
 
 def test_dprnn_paper_config(model_checks):

@@ -1,6 +1,5 @@
 """GCRN (Tan & Wang 2020): contract checks, the paper's parameter count, and the grouped LSTM against a reference."""
 
-import pytest
 import torch
 from torch import nn
 
@@ -8,15 +7,6 @@ from cspec.models import build
 from cspec.models.gcrn import GroupedLSTM
 
 SMALL = dict(channels=(4, 4, 4, 4, 4))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP start-up and oversubscription costs on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_gcrn_paper_parameter_count(model_checks):

@@ -1,6 +1,5 @@
 """GTCRN (Rong et al. 2024): contract checks, the paper's parameter counts, ERB/SFE/mask by hand, exact look-ahead."""
 
-import pytest
 import torch
 from torch import nn
 
@@ -8,15 +7,6 @@ from cspec.models import build
 from cspec.models.blocks.crn_gtcrn import SFE, erb_filterbank
 
 SMALL = dict(channels=8, hidden=8, dilations=(1,), n_dprnn=1)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP start-up and oversubscription costs on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_gtcrn_paper_parameter_counts(model_checks):

@@ -14,18 +14,6 @@ from cspec.spectral.stft import istft, stft
 SMALL = dict(channels=8, n_blocks=1, heads=2, kernel_size=7)
 
 
-@pytest.fixture(autouse=True)
-def one_thread_own_rng():
-    # the 2-core test machine is shared: one BLAS thread per process avoids oversubscription; torch seeds its
-    # global RNG at random per process, so the initialisation is seeded here and the state restored afterwards
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        yield
-    torch.set_num_threads(old)
-
-
 def test_paper_parameter_count(model_checks):
     # paper: 2.05 M; ours 2.049 M (the 1 s forward/backward at this width takes over a minute on the test CPU)
     model_checks.param_count_close(build("mpsenet"), 2.05)

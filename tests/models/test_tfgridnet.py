@@ -2,21 +2,12 @@
 
 import math
 
-import pytest
 import torch
 
 from cspec.models import build
 from cspec.models.tfgridnet import CrossFrameAttention
 
 SMALL = dict(emb_dim=8, n_blocks=1, hidden=8, kernel=1, heads=2, qk_dim=2)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small models: one thread avoids oversubscription on shared machines
-    yield
-    torch.set_num_threads(n)
 
 
 def test_tfgridnet_paper_config(model_checks):
