@@ -8,9 +8,11 @@ DCCRN's window 400 / hop 100 / FFT 512, DC bin dropped: (batch, 1, 256, 641).
 
 Implementations (same weights, copied from the cspec model; outputs compared):
 
-* ``cspec``        -- cspec.nn, block real convolutions (one real conv per complex conv), DCCRN-form LSTM with
-                      each real LSTM run once on [re; im].
-* ``cspec-gauss``  -- the same with Gauss's 3-multiplication convolutions.
+* ``cspec``        -- cspec.nn with its defaults: ``method="auto"`` convolutions (block real convolution for the
+                      first layer, Gauss's 3-multiplication trick for the others), DCCRN-form LSTM with each real
+                      LSTM run once on [re; im].
+* ``cspec-block``  -- the same with block real convolutions everywhere (one real conv per complex conv).
+* ``cspec-gauss``  -- the same with Gauss's 3-multiplication convolutions everywhere.
 * ``native``       -- PyTorch native complex ``nn.Conv2d(dtype=complex64)``; PyTorch has no complex LSTM, so two
                       real ``nn.LSTM`` applied four times (the DCCRN reference code's way).
 * ``asteroid``     -- ``asteroid.complex_nn.ComplexConv2d`` and ``ComplexMultiplicationWrapper`` around
@@ -47,14 +49,14 @@ from _results import write_section
 
 from cspec.nn import ComplexConv2d, ComplexLSTM, ComplexModule, ComplexSequential, CReLU
 
-IMPLS = ("cspec", "cspec-gauss", "native", "asteroid", "cplxmodule")
+IMPLS = ("cspec", "cspec-block", "cspec-gauss", "native", "asteroid", "cplxmodule")
 CHANNELS = (16, 32, 64, 128, 128, 128)
 HIDDEN = 128
 N_FREQ = 256
 
 
 class CspecEncoder(ComplexModule):
-    def __init__(self, method: str = "block") -> None:
+    def __init__(self, method: str = "auto") -> None:
         super().__init__()
         layers, c_in = [], 1
         for c in CHANNELS:
@@ -193,8 +195,8 @@ class CplxmoduleEncoder(nn.Module):
 def build(impl: str, ref: CspecEncoder) -> nn.Module:
     if impl == "cspec":
         return ref
-    if impl == "cspec-gauss":
-        m = CspecEncoder("gauss")
+    if impl in ("cspec-block", "cspec-gauss"):
+        m = CspecEncoder(impl.split("-")[1])
         m.load_state_dict(ref.state_dict())
         return m
     if impl == "native":

@@ -5,7 +5,11 @@ j (B * x + A * y)`` for ``W = A + jB`` and ``h = x + jy``; Hu et al. (2020), DCC
 product. Computed by default as ONE real convolution on stacked channels ``[x; y]`` with the block kernel
 ``[[A, -B], [B, A]]`` (``method="block"``), or with Gauss's trick in three real convolutions
 (``method="gauss"``, the scheme of PyTorch's native complex convolution; forced when ``groups > 1`` because
-stacking channels would mix groups). ``benchmarks/complex_layers.py`` compares them.
+stacking channels would mix groups). The default ``method="auto"`` takes ``block`` when a layer has at most
+``AUTO_BLOCK_MAX_IN`` input channels per group (the first layer of a spectrogram encoder, where one larger real
+convolution beats three tiny ones) and ``gauss`` otherwise (3/4 of the FLOPs where channels are many): the
+per-layer timings behind the choice, and the whole-encoder comparison with PyTorch, asteroid and cplxmodule, are
+in ``benchmarks/complex_layers.py`` and ``benchmarks/RESULTS.md``.
 
 Spectrogram layout is ``(batch, channels, freq, frames)``: the LAST axis is time. ``causal=True`` pads
 ``dilation * (kernel - 1)`` frames on the left of the time axis only (the time entry of ``padding`` is then
@@ -25,7 +29,10 @@ from cspec.nn.base import ComplexModule
 from cspec.nn.functional import check_method, complex_apply
 from cspec.nn.init import init_complex_
 
-__all__ = ["ComplexConv1d", "ComplexConv2d", "ComplexConvTranspose1d", "ComplexConvTranspose2d"]
+__all__ = ["ComplexConv1d", "ComplexConv2d", "ComplexConvTranspose1d", "ComplexConvTranspose2d", "AUTO_BLOCK_MAX_IN"]
+
+#: ``method="auto"`` uses the block product up to this many input channels per group, Gauss's trick above it.
+AUTO_BLOCK_MAX_IN = 8
 
 
 def _tuple(v, n: int, name: str) -> tuple[int, ...]:
@@ -41,7 +48,7 @@ class _ComplexConvNd(ComplexModule):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, causal: bool = False, output_padding=0,
-                 method: str = "block", init: str = "glorot", device=None, dtype=None) -> None:
+                 method: str = "auto", init: str = "glorot", device=None, dtype=None) -> None:
         super().__init__()
         n = self._dims
         if in_channels < 1 or out_channels < 1 or groups < 1:
@@ -57,6 +64,8 @@ class _ComplexConvNd(ComplexModule):
         self.causal = bool(causal)
         self.time_trim = self.dilation[-1] * (self.kernel_size[-1] - 1) if causal else 0
         self.padding = pad[:-1] + (0,) if causal else pad
+        if method == "auto":
+            method = "block" if in_channels // groups <= AUTO_BLOCK_MAX_IN else "gauss"
         self.method = "gauss" if groups > 1 else check_method(method)
         if self._transposed:
             shape = (in_channels, out_channels // groups, *self.kernel_size)
