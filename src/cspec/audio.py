@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -23,7 +24,8 @@ import torch
 
 from cspec.errors import AudioError
 
-__all__ = ["load", "save", "resample", "info", "validate", "to_mono", "RESAMPLER"]
+__all__ = ["load", "save", "resample", "info", "validate", "to_mono", "RESAMPLER", "stream_info", "blocks",
+           "BlockWriter"]
 
 #: The one resampler of cspec: soxr at very high quality. Printed by every report that resamples.
 RESAMPLER = "soxr-VHQ"
@@ -133,11 +135,7 @@ def save(
     ``protect`` (the inputs of the job) is refused always. Samples are clipped to [-1, 1] for integer formats.
     """
     path = Path(path)
-    for p in protect:
-        if Path(p).exists() and path.exists() and path.resolve() == Path(p).resolve():
-            raise AudioError(f"{path}: refusing to write over an input file; choose another output path")
-    if path.exists() and not overwrite:
-        raise AudioError(f"{path}: the file exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    fmt, ext = _check_target(path, overwrite, protect)
     if isinstance(wave, torch.Tensor):
         wave = wave.detach().to("cpu", torch.float32).numpy()
     wave = np.asarray(wave, dtype=np.float32)
@@ -147,10 +145,6 @@ def save(
         raise AudioError(f"{path}: expected (samples,) or (channels, samples) with samples > 0, got {wave.shape}")
     if not np.isfinite(wave).all():
         raise AudioError(f"{path}: refusing to write NaN or Inf samples")
-    ext = path.suffix.lower().lstrip(".")
-    fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}.get(ext)
-    if fmt is None:
-        raise AudioError(f"{path}: unknown output format '.{ext}'; use .wav, .flac, .ogg or .mp3")
     subtype = subtype or _SUBTYPES[ext]
     if subtype.startswith("PCM"):
         wave = np.clip(wave, -1.0, 1.0)
@@ -165,6 +159,116 @@ def save(
         Path(tmp).unlink(missing_ok=True)
         raise AudioError(f"{path}: cannot write ({_short(exc)})") from None
     return path
+
+
+def stream_info(path: str | os.PathLike) -> sf._SoundFileInfo:
+    """:func:`info` for block-wise reading: also refuses a file that holds no samples."""
+    header = info(path)
+    if header.frames == 0:
+        raise AudioError(f"{path}: the file holds no samples (zero length)")
+    return header
+
+
+def blocks(path: str | os.PathLike, block_frames: int = 65536, allow_nonfinite: bool = False
+           ) -> Iterator[torch.Tensor]:
+    """Read a file block by block: float32 tensors ``(channels, <= block_frames)``, memory bounded by one block.
+
+    The same checks as :func:`load` (unreadable, empty, truncated PCM, NaN/Inf samples) raise
+    :class:`AudioError`; a truncation is found when the last block comes short of the header's length.
+    """
+    path = Path(path)
+    header = stream_info(path)
+    if block_frames < 1:
+        raise AudioError(f"{path}: block_frames must be >= 1, got {block_frames}")
+    announced = max(header.frames, _riff_frames(path) if header.format in {"WAV", "WAVEX"} else 0)
+    done = 0
+    try:
+        reader = sf.SoundFile(str(path))
+    except Exception as exc:
+        raise AudioError(f"{path}: cannot decode the audio ({_short(exc)})") from None
+    with reader:
+        while True:
+            try:
+                data = reader.read(block_frames, dtype="float32", always_2d=True)
+            except Exception as exc:
+                raise AudioError(f"{path}: cannot decode the audio ({_short(exc)})") from None
+            if data.shape[0] == 0:
+                break
+            wave = torch.from_numpy(np.ascontiguousarray(data.T))
+            if not allow_nonfinite:
+                validate(wave, name=f"{path} (block at frame {done})")
+            done += data.shape[0]
+            yield wave
+    if header.format in {"WAV", "WAVEX", "RF64", "AIFF", "AU", "W64", "CAF"} and done < announced:
+        raise AudioError(f"{path}: the file is truncated ({done} of the {announced} frames its header announces)")
+    if done == 0:
+        raise AudioError(f"{path}: the file holds no samples (zero length)")
+
+
+class BlockWriter:
+    """Write a file block by block, atomically: ``with BlockWriter(path, sr, channels) as w: w.write(block)``.
+
+    Blocks are ``(channels, samples)`` arrays or tensors. The data goes to a temporary file in the destination
+    folder that replaces ``path`` only when the ``with`` block ends without an exception (otherwise it is
+    deleted), with the same refusals as :func:`save` (existing file without ``overwrite``, a path in ``protect``,
+    unknown format, non-finite samples).
+    """
+
+    def __init__(self, path: str | os.PathLike, sr: int, channels: int, overwrite: bool = False,
+                 subtype: str | None = None, protect: tuple[str | os.PathLike, ...] = ()) -> None:
+        self.path = Path(path)
+        self.fmt, ext = _check_target(self.path, overwrite, protect)
+        self.subtype = subtype or _SUBTYPES[ext]
+        self.sr, self.channels, self.ext, self.frames = int(sr), int(channels), ext, 0
+        self._file, self._tmp = None, None
+
+    def __enter__(self) -> "BlockWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=f".part.{self.ext}",
+                                         dir=self.path.parent)
+        os.close(fd)
+        os.chmod(self._tmp, 0o666 & ~_umask())
+        try:
+            self._file = sf.SoundFile(self._tmp, "w", self.sr, self.channels, self.subtype, format=self.fmt)
+        except Exception as exc:
+            Path(self._tmp).unlink(missing_ok=True)
+            raise AudioError(f"{self.path}: cannot write ({_short(exc)})") from None
+        return self
+
+    def write(self, block: torch.Tensor | np.ndarray) -> None:
+        if isinstance(block, torch.Tensor):
+            block = block.detach().to("cpu", torch.float32).numpy()
+        block = np.asarray(block, dtype=np.float32).reshape(self.channels, -1)
+        if not np.isfinite(block).all():
+            raise AudioError(f"{self.path}: refusing to write NaN or Inf samples")
+        if self.subtype.startswith("PCM"):
+            block = np.clip(block, -1.0, 1.0)
+        self._file.write(np.ascontiguousarray(block.T))
+        self.frames += block.shape[1]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._file.close()
+            if exc_type is None:
+                if self.frames == 0:
+                    raise AudioError(f"{self.path}: no samples were written")
+                os.replace(self._tmp, self.path)
+        finally:
+            Path(self._tmp).unlink(missing_ok=True)
+
+
+def _check_target(path: Path, overwrite: bool, protect) -> tuple[str, str]:
+    """Refuse writing over an input or an existing file (without ``overwrite``); return (format, extension)."""
+    for p in protect:
+        if Path(p).exists() and path.exists() and path.resolve() == Path(p).resolve():
+            raise AudioError(f"{path}: refusing to write over an input file; choose another output path")
+    if path.exists() and not overwrite:
+        raise AudioError(f"{path}: the file exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    ext = path.suffix.lower().lstrip(".")
+    fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}.get(ext)
+    if fmt is None:
+        raise AudioError(f"{path}: unknown output format '.{ext}'; use .wav, .flac, .ogg or .mp3")
+    return fmt, ext
 
 
 def _check_exists(path: Path) -> None:

@@ -1,0 +1,172 @@
+"""``cspec enhance``: enhance files, globs and folders with a model; thin over :class:`cspec.infer.Enhancer`.
+
+Outputs are ``<stem>_enhanced.wav`` beside each input, or under ``-o OUT`` with the tree of a folder argument
+mirrored there. An input is never overwritten; an existing output only with ``--overwrite``. A file that fails
+is reported and the batch goes on; the exit code is 1 when any file failed (2 for an error of the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from cspec import audio
+from cspec.errors import ConfigError, CspecError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus")
+
+_EPILOG = """inputs:
+  files, quoted globs ('data/**/*.wav') and folders (searched recursively for audio files; files whose name
+  ends in _enhanced are skipped there, so a second run does not enhance the outputs of the first)
+
+examples:
+  cspec enhance noisy.wav --model runs/gtcrn/model
+  cspec enhance corpus/ -o enhanced/ --model gtcrn --jobs 2 --plot
+  cspec enhance talk.flac --model runs/gtcrn/model --stream
+  cspec export runs/gtcrn/model -o gtcrn.onnx && cspec enhance noisy.wav --onnx gtcrn.onnx
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "enhance", help="enhance speech files with a model (files, globs, folders; long files in chunks)",
+        description="Enhance each input with a speech enhancement model at the input's rate and channels\n"
+        f"(processed at the model's rate, resampled with {audio.RESAMPLER}); long files run in overlapping\n"
+        "chunks with bounded memory. Prints one line per failed file and a summary.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", metavar="IN", nargs="+", help="audio files, globs or folders")
+    p.add_argument("-o", "--output", metavar="OUT", help="output folder (or a file name for a single input file)")
+    p.add_argument("--model", metavar="NAME|PATH", default="gtcrn",
+                   help="bundled model name or a folder written by cspec.models.save (default: %(default)s)")
+    p.add_argument("--onnx", metavar="FILE", help="run an ONNX export (cspec export) with onnxruntime instead")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default: 1)")
+    p.add_argument("--chunk", type=float, default=10.0, metavar="S", help="chunk length in seconds (default: 10)")
+    p.add_argument("--overlap", type=float, default=1.0, metavar="S", help="chunk crossfade in seconds (default: 1)")
+    p.add_argument("--plot", action="store_true", help="also write <output stem>.png: input vs output figure")
+    p.add_argument("--stream", action="store_true",
+                   help="process each file as a stream of random-size blocks (causal models) and print the latency")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --stream block sizes (default: 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs never)")
+    p.set_defaults(func=run)
+
+
+def collect(inputs: list[str], output: str | None) -> list[tuple[Path, Path]]:
+    """``(input, output)`` pairs for the command's arguments (see the module docstring)."""
+    pairs: list[tuple[Path, Path]] = []
+    out = Path(output) if output else None
+    single_file = out is not None and out.suffix.lower() in AUDIO_SUFFIXES
+    for arg in inputs:
+        path = Path(arg)
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
+                           and not f.stem.endswith("_enhanced"))
+            pairs += [(f, _target(f, out, f.parent.relative_to(path))) for f in found]
+        elif path.exists():
+            pairs.append((path, _target(path, out, Path())))
+        else:
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise ConfigError(f"{arg}: no such file, folder or matching glob")
+            pairs += [(m, _target(m, out, Path())) for m in matches]
+    if not pairs:
+        raise ConfigError("no audio files found in the inputs")
+    if single_file:
+        if len(pairs) != 1:
+            raise ConfigError(f"{out}: one output file for {len(pairs)} inputs; give a folder for -o")
+        pairs = [(pairs[0][0], out)]
+    srcs = {s.resolve() for s, _ in pairs}
+    for _, dst in pairs:
+        if dst.resolve() in srcs:
+            raise ConfigError(f"{dst}: is an input; refusing to write over it")
+    if len({d.resolve() for _, d in pairs}) != len(pairs):
+        raise ConfigError("two inputs map to the same output name; enhance them into different folders")
+    return pairs
+
+
+def _target(src: Path, out: Path | None, rel: Path) -> Path:
+    name = f"{src.stem}_enhanced.wav"
+    return src.with_name(name) if out is None else out / rel / name
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cspec.infer import Enhancer, OnnxModel, Stream, resolve_model
+
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
+    pairs = collect(args.inputs, args.output)
+    model = OnnxModel(args.onnx) if args.onnx else resolve_model(args.model)
+    if args.onnx and model.mode != "offline" and not args.stream:
+        raise ConfigError(f"{args.onnx}: a '{model.mode}' export runs with --stream only")
+    enhancer = None if args.stream else Enhancer(model, chunk_seconds=args.chunk, overlap_seconds=args.overlap)
+    stream = Stream(model) if args.stream else None
+    console, lock, failed = Console(stderr=True), threading.Lock(), []
+    if stream is not None:
+        console.print(f"streaming: latency {stream.latency} samples = {1000 * stream.latency / stream.sample_rate:.1f}"
+                      f" ms at {stream.sample_rate} Hz ({'frame by frame' if stream.framewise else 'bounded context'})")
+    start = time.perf_counter()
+    with Progress(TextColumn("[bold]enhance"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=False) as bar:
+        task = bar.add_task("", total=len(pairs))
+
+        def done(src: Path, dst: Path, err: CspecError | None) -> None:
+            with lock:
+                if err is not None:
+                    failed.append(src)
+                    bar.console.print(f"[red]failed[/red] {src}: {err}")
+                elif args.plot:
+                    _plot(src, dst, args.overwrite, bar.console, failed)
+                bar.update(task, advance=1, description=src.name)
+
+        def work(part: list[tuple[Path, Path]]) -> None:
+            if stream is None:
+                enhancer.enhance_files([s for s, _ in part], [d for _, d in part], args.overwrite, on_done=done)
+                return
+            for src, dst in part:
+                try:
+                    _stream_file(Stream(model), src, dst, args.overwrite, args.seed)
+                    done(src, dst, None)
+                except CspecError as err:
+                    done(src, dst, err)
+
+        parts = [pairs[i:: args.jobs] for i in range(min(args.jobs, len(pairs)))]
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            for f in [pool.submit(work, part) for part in parts]:
+                f.result()
+    elapsed = time.perf_counter() - start
+    ok = len(pairs) - len(set(failed))
+    print(f"enhanced {ok} of {len(pairs)} files in {elapsed:.1f} s with "
+          f"{Path(args.onnx).name if args.onnx else args.model}" + (f"; {len(set(failed))} failed" if failed else ""))
+    return 1 if failed else 0
+
+
+def _stream_file(stream, src: Path, dst: Path, overwrite: bool, seed: int) -> None:
+    """Feed ``src`` (mixed down, at the model's rate) to ``stream`` in random-size blocks; write the output."""
+    wave, sr = audio.load(src, mono=True, sr=stream.sample_rate)
+    rng, pos, outs = random.Random(seed), 0, []
+    with torch.no_grad():
+        while pos < wave.shape[-1]:
+            size = rng.randint(1, 2048)
+            outs.append(stream.process(wave[0, pos: pos + size]))
+            pos += size
+        outs.append(stream.flush())
+    audio.save(dst, torch.cat(outs), sr, overwrite=overwrite, protect=(src,))
+
+
+def _plot(src: Path, dst: Path, overwrite: bool, console, failed: list) -> None:
+    from cspec.plot import plot_files
+
+    try:
+        plot_files([src, dst], dst.with_suffix(".png"), title=f"{src.name}: input vs enhanced", overwrite=overwrite)
+    except CspecError as err:
+        failed.append(src)
+        console.print(f"[red]plot failed[/red] {src}: {err}")

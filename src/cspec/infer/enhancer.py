@@ -1,0 +1,235 @@
+"""``Enhancer``: a speech enhancement model applied to signals, files and batches of files.
+
+* any input rate (processed at the model's rate, resampled back with :func:`cspec.audio.resample`, soxr VHQ)
+  and any channel count (the channels go through the model independently, as one batch);
+* long inputs in overlapping chunks joined by a constant-overlap-add crossfade (:mod:`cspec.infer.chunked`);
+  files longer than one chunk are read, resampled (soxr's streaming resampler) and written block by block, so
+  memory stays bounded whatever the duration (``benchmarks/long_file.py``: peak RSS of a one-hour file);
+* outputs are written atomically and never over an input (:func:`cspec.audio.save` / :class:`BlockWriter`).
+
+Models come from the bundled folder ``cspec/pretrained/<name>/`` (``model.safetensors``, ``config.json``,
+``MODEL_CARD.md``), from any folder written by :func:`cspec.models.save`, or in memory (``Enhancer(model)``;
+any object with ``sample_rate`` that maps ``(batch, samples)`` to a dict with ``"wave"``, such as
+:class:`cspec.infer.onnx.OnnxModel`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import soxr
+import torch
+
+from cspec import audio
+from cspec.errors import ConfigError, CspecError
+from cspec.infer.chunked import ChunkedRunner, chunk_sizes
+
+__all__ = ["Enhancer", "PRETRAINED_DIR", "available_pretrained", "resolve_model"]
+
+#: the package's folder of bundled models, one sub-folder per name
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+
+
+def available_pretrained() -> list[str]:
+    """Names of the bundled models (sub-folders of :data:`PRETRAINED_DIR` holding a ``config.json``)."""
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_model(name_or_path: str | os.PathLike) -> torch.nn.Module:
+    """Load a bundled model by name, or a model folder/file written by :func:`cspec.models.save`."""
+    from cspec.models import load
+
+    text = str(name_or_path)
+    path = Path(text)
+    if path.exists():
+        return load(path)
+    if (PRETRAINED_DIR / text / "config.json").is_file():
+        return load(PRETRAINED_DIR / text)
+    names = available_pretrained()
+    listed = ", ".join(names) if names else "none are bundled in this version"
+    raise ConfigError(f"no pretrained model or model folder '{text}'; bundled names: {listed}. "
+                      "Pass a folder written by cspec.models.save (model.safetensors + config.json)")
+
+
+class Enhancer:
+    """Apply a speech enhancement model to signals and files.
+
+    Args:
+        model: a :class:`cspec.models.SpeechModel` (put in eval mode) or any object with ``sample_rate`` mapping
+            ``(batch, samples)`` to ``{"wave": (batch, samples)}``.
+        chunk_seconds: inputs longer than this run in chunks of this length (at the model's rate).
+        overlap_seconds: the crossfade between chunks (at most half a chunk); choose it larger than the model's
+            receptive field for outputs equal to a whole-signal pass.
+        batch_size: files that :meth:`enhance_files` puts through the model together.
+        block_seconds: block length of file reading and writing.
+        device: where the model runs.
+    """
+
+    def __init__(self, model, chunk_seconds: float = 10.0, overlap_seconds: float = 1.0, batch_size: int = 4,
+                 block_seconds: float = 5.0, device: str | torch.device = "cpu") -> None:
+        if not hasattr(model, "sample_rate") or not callable(model):
+            raise ConfigError(f"{type(model).__name__} is not a model: it needs sample_rate and (wave) -> dict")
+        if getattr(model, "n_sources", 1) != 1:
+            raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' separates "
+                              f"{model.n_sources} sources; Enhancer needs a one-output enhancement model")
+        if isinstance(model, torch.nn.Module):
+            model = model.to(device).eval()
+        self.model, self.device = model, torch.device(device)
+        self.sample_rate = int(model.sample_rate)
+        cfg = getattr(model, "stft_config", None)
+        self.grid = cfg.hop_length if cfg is not None else 256
+        self.chunk, self.overlap = chunk_sizes(self.sample_rate, chunk_seconds, overlap_seconds, self.grid)
+        if batch_size < 1 or not block_seconds > 0:
+            raise ConfigError(f"batch_size must be >= 1 and block_seconds > 0, got {batch_size}, {block_seconds}")
+        self.batch_size, self.block_seconds = int(batch_size), float(block_seconds)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs) -> "Enhancer":
+        """A bundled model by name (see :func:`available_pretrained`) or a folder written by ``cspec.models.save``."""
+        return cls(resolve_model(name_or_path), **kwargs)
+
+    # ------------------------------------------------------------------------------------------ signals
+
+    @torch.no_grad()
+    def _forward(self, wave: torch.Tensor) -> torch.Tensor:
+        out = self.model(wave.to(self.device))["wave"]
+        return out.to("cpu", torch.float32)
+
+    def runner(self) -> ChunkedRunner:
+        """A fresh :class:`ChunkedRunner` over this model (input at the model's rate, ``(channels, samples)``)."""
+        return ChunkedRunner(self._forward, self.chunk, self.overlap)
+
+    def enhance(self, wave: torch.Tensor | np.ndarray, sr: int) -> torch.Tensor:
+        """Enhance ``(samples,)`` or ``(channels, samples)`` at rate ``sr``; same shape and rate back."""
+        x = torch.as_tensor(wave, dtype=torch.float32)
+        if x.dim() not in (1, 2):
+            raise ConfigError(f"expected a waveform (samples,) or (channels, samples), got shape {tuple(x.shape)}")
+        audio.validate(x, name="input")
+        flat = x.reshape(-1, x.shape[-1])
+        y = audio.resample(flat, int(sr), self.sample_rate)
+        runner = self.runner()
+        y = torch.cat([runner.push(y), runner.finish()], dim=-1)
+        y = audio.resample(y, self.sample_rate, int(sr))
+        return _fit(y, x.shape[-1]).reshape(x.shape)
+
+    # -------------------------------------------------------------------------------------------- files
+
+    def enhance_file(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Enhance one file into ``dst`` at the input's rate and channels (never over ``src``; atomic)."""
+        src, dst = Path(src), Path(dst)
+        _check_pair(src, dst, overwrite)
+        header = audio.stream_info(src)
+        if header.frames * self.sample_rate / header.samplerate <= self.chunk:
+            wave, sr = audio.load(src)
+            return audio.save(dst, self.enhance(wave, sr), sr, overwrite=overwrite, protect=(src,))
+        return self._enhance_long(src, dst, header, overwrite)
+
+    def _enhance_long(self, src: Path, dst: Path, header, overwrite: bool) -> Path:
+        sr, ch, total = int(header.samplerate), int(header.channels), int(header.frames)
+        down = soxr.ResampleStream(sr, self.sample_rate, ch, dtype="float32", quality="VHQ") \
+            if sr != self.sample_rate else None
+        up = soxr.ResampleStream(self.sample_rate, sr, ch, dtype="float32", quality="VHQ") \
+            if sr != self.sample_rate else None
+        runner, written = self.runner(), 0
+        block = max(1, int(self.block_seconds * sr))
+
+        def emit(y: torch.Tensor, last: bool, w: audio.BlockWriter) -> None:
+            nonlocal written
+            if up is not None:
+                y = torch.from_numpy(up.resample_chunk(np.ascontiguousarray(y.numpy().T), last=last).T.copy())
+            y = y[..., : max(0, total - written)]
+            if y.shape[-1]:
+                w.write(y)
+                written += y.shape[-1]
+
+        with audio.BlockWriter(dst, sr, ch, overwrite=overwrite, protect=(src,)) as writer:
+            for x in audio.blocks(src, block):
+                if down is not None:
+                    x = torch.from_numpy(down.resample_chunk(np.ascontiguousarray(x.numpy().T)).T.copy())
+                if x.shape[-1]:
+                    emit(runner.push(x), False, writer)
+            if down is not None:
+                tail = down.resample_chunk(np.zeros((0, ch), np.float32), last=True).T
+                if tail.shape[-1]:
+                    emit(runner.push(torch.from_numpy(tail.copy())), False, writer)
+            emit(runner.finish(), True, writer)
+            if written < total:
+                writer.write(torch.zeros(ch, total - written))
+        return dst
+
+    def enhance_files(self, srcs: Sequence[str | os.PathLike], dsts: Sequence[str | os.PathLike],
+                      overwrite: bool = False,
+                      on_done: Callable[[Path, Path, CspecError | None], None] | None = None
+                      ) -> list[CspecError | None]:
+        """Enhance many files; short ones go through the model ``batch_size`` at a time.
+
+        A file's error (:class:`CspecError`) is returned in its slot (and passed to ``on_done``) while the rest
+        goes on. Files share a batch when their lengths at the model's rate are equal (fixed-length clips), so a
+        batched output is the single-file output: padding would not be exact, not even for causal models, whose
+        last frames (and their overlap-add envelope) depend on where the signal ends.
+        """
+        if len(srcs) != len(dsts):
+            raise ConfigError(f"{len(srcs)} inputs but {len(dsts)} outputs")
+        errors: list[CspecError | None] = [None] * len(srcs)
+        pending: list[tuple[int, torch.Tensor, int, int]] = []  # (index, wave at the model's rate, rate, length)
+
+        def done(i: int, err: CspecError | None) -> None:
+            errors[i] = err
+            if on_done is not None:
+                on_done(Path(srcs[i]), Path(dsts[i]), err)
+
+        for i, (src, dst) in enumerate(zip(srcs, dsts)):
+            try:
+                src, dst = Path(src), Path(dst)
+                _check_pair(src, dst, overwrite)
+                header = audio.stream_info(src)
+                if header.frames * self.sample_rate / header.samplerate > self.chunk:
+                    self.enhance_file(src, dst, overwrite)
+                    done(i, None)
+                    continue
+                wave, sr = audio.load(src)
+                pending.append((i, audio.resample(wave, sr, self.sample_rate), sr, wave.shape[-1]))
+            except CspecError as err:
+                done(i, err)
+        pending.sort(key=lambda item: item[1].shape[-1])
+        while pending:
+            group = [pending.pop(0)]
+            while pending and len(group) < self.batch_size and pending[0][1].shape[-1] == group[0][1].shape[-1]:
+                group.append(pending.pop(0))
+            self._run_group(group, srcs, dsts, overwrite, done)
+        return errors
+
+    def _run_group(self, group, srcs, dsts, overwrite, done) -> None:
+        batch = torch.cat([w for _, w, _, _ in group], dim=0)  # equal lengths: channels of all files as a batch
+        try:
+            out = self._forward(batch)
+        except CspecError as err:
+            for i, *_ in group:
+                done(i, err)
+            return
+        row = 0
+        for i, w, sr, n_in in group:
+            y, row = out[row: row + w.shape[0], : w.shape[-1]], row + w.shape[0]
+            try:
+                y = _fit(audio.resample(y, self.sample_rate, sr), n_in)
+                audio.save(dsts[i], y, sr, overwrite=overwrite, protect=(srcs[i],))
+                done(i, None)
+            except CspecError as err:
+                done(i, err)
+
+
+def _fit(y: torch.Tensor, n: int) -> torch.Tensor:
+    """Trim or zero-pad the last axis to ``n`` (resampling round trips may differ by a sample)."""
+    return y[..., :n] if y.shape[-1] >= n else torch.nn.functional.pad(y, (0, n - y.shape[-1]))
+
+
+def _check_pair(src: Path, dst: Path, overwrite: bool) -> None:
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise ConfigError(f"{dst}: refusing to write over the input file; choose another output path")
+    if dst.exists() and not overwrite:
+        raise ConfigError(f"{dst}: the file exists; pass overwrite=True (CLI: --overwrite) to replace it")

@@ -1,0 +1,65 @@
+"""Small models for the inference tests: a non-causal STFT mask model with a short receptive field, and a causal
+time-domain one (the bounded-context streaming path)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from cspec.models import SpeechModel, build
+from cspec.spectral.stft import STFTConfig, istft, stft
+
+
+class LocalMask(SpeechModel):
+    """Non-causal: a complex mask from a conv over +-3 frames (receptive field < 0.15 s at hop 128)."""
+
+    sample_rate = 16000
+    stft_config = STFTConfig(512, 128, 512, "hann")
+    causal = False
+
+    def __init__(self, frames: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, (3, 2 * frames + 1), padding=(1, frames))
+
+    def forward(self, wave):
+        wave = self._check_input(wave)
+        y = stft(wave, self.stft_config)
+        m = torch.tanh(self.conv(torch.stack([y.real, y.imag], 1)))
+        spec = y * torch.complex(m[:, 0], m[:, 1])
+        return {"wave": istft(spec, self.stft_config, length=wave.shape[-1])}
+
+
+class CausalFIR(SpeechModel):
+    """Causal time-domain model with a 64-sample receptive field (no STFT, no state)."""
+
+    sample_rate = 8000
+    causal = True
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, 64)
+
+    def forward(self, wave):
+        wave = self._check_input(wave)
+        return {"wave": torch.tanh(self.conv(nn.functional.pad(wave[:, None], (63, 0))))[:, 0]}
+
+
+@pytest.fixture
+def local_mask():
+    torch.manual_seed(0)
+    return LocalMask().eval()
+
+
+@pytest.fixture
+def causal_fir():
+    torch.manual_seed(0)
+    return CausalFIR().eval()
+
+
+def small(name: str):
+    """Registered models at random initialisation, shrunk where the paper size is slow on a CPU."""
+    torch.manual_seed(0)
+    kw = {"crn": {"channels": (8, 8, 16, 16, 16)}, "gcrn": {"channels": (8, 8, 16, 16, 16)},
+          "dccrn-cl": {"channels": (4, 8, 8), "rnn_units": 32}, "dccrn-e": {"channels": (4, 8, 8), "rnn_units": 32}}
+    return build(name, **kw.get(name, {})).eval()

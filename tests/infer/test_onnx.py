@@ -1,0 +1,48 @@
+"""ONNX export: onnxruntime equals PyTorch (offline and streaming frames); unsupported models are named."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+import torch
+
+from cspec.errors import ConfigError
+from cspec.infer import OnnxModel, Stream, export_onnx
+from cspec.models import build
+
+from .conftest import small
+
+
+@pytest.mark.parametrize("name", ["gtcrn", "dccrn-cl", "crn"])
+def test_offline_export_equals_pytorch(tmp_path, name):
+    model = small(name)
+    path = export_onnx(model, tmp_path / f"{name}.onnx")
+    graph = onnx.load(str(path)).graph
+    assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in graph.input)
+    runner = OnnxModel(path)
+    assert runner.sample_rate == 16000 and runner.lookahead() == model.lookahead()
+    for shape in [(1, 7777), (3, 16000)]:  # dynamic batch and length
+        x = torch.randn(*shape) * 0.1
+        with torch.no_grad():
+            ref = model(x)["wave"]
+        assert float((runner(x)["wave"] - ref).abs().max()) <= 1e-4
+
+
+def test_frames_export_streams_like_pytorch(tmp_path):
+    model = small("gtcrn")
+    runner = OnnxModel(export_onnx(model, tmp_path / "g.onnx", mode="frames"))
+    x = torch.randn(9000) * 0.1
+    with torch.no_grad():
+        ref = model(x[None])["wave"][0]
+    stream = Stream(runner)
+    assert stream.latency == 510
+    y = torch.cat([stream.process(x[i: i + 1000]) for i in range(0, 9000, 1000)] + [stream.flush()])
+    assert float((y - ref).abs().max()) <= 1e-4
+
+
+def test_unsupported_model_and_bad_path(tmp_path):
+    model = build("mpsenet", channels=8, n_blocks=1).eval()
+    with pytest.raises(ConfigError, match="covered: gtcrn"):
+        export_onnx(model, tmp_path / "m.onnx")
+    with pytest.raises(ConfigError, match=".onnx"):
+        export_onnx(small("crn"), tmp_path / "m.bin")
