@@ -16,7 +16,7 @@ from cspec import __version__
 from cspec.errors import CspecError
 
 #: sub-command modules, in the order ``cspec --help`` lists them
-SUBCOMMANDS = ["reconstruct", "plot", "eval", "enhance", "export"]
+SUBCOMMANDS = ["reconstruct", "plot", "eval", "train", "enhance", "export"]
 
 
 class _Parser(argparse.ArgumentParser):

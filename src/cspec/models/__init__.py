@@ -5,8 +5,9 @@ a :class:`SpeechModel`: waveforms in, a dict with ``"wave"`` (and its spectra) o
 """
 
 from cspec.models.base import SpeechModel, build, get_model_class, list_models, register
+from cspec.models.io import load, save
 
 # Importing a model module registers its architectures.
 from cspec.models import _catalogue  # noqa: E402,F401
 
-__all__ = ["SpeechModel", "build", "get_model_class", "list_models", "register"]
+__all__ = ["SpeechModel", "build", "get_model_class", "list_models", "register", "load", "save"]

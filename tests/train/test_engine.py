@@ -1,0 +1,96 @@
+"""The engine on CPU: a tiny recipe trains, validates, checkpoints and exports; non-finite steps are skipped;
+the EMA follows its formula; a metric discriminator trains in the same loop."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from cspec.errors import ConfigError
+from cspec.models import load
+from cspec.train import load_checkpoint, load_recipe, prepare, train
+from cspec.train.callbacks import EMA
+from cspec.train.module import SpeechTask
+
+
+def test_tiny_recipe_trains_validates_and_exports(tiny, tmp_path):
+    run = tmp_path / "run"
+    raw = tiny(run, ema={"decay": 0.5},
+               validation={"every": 2, "metrics": ["pesq_wb", "si_sdr"]})
+    raw["data"]["valid"] = {"kind": "simulated", "seconds": 1.0,
+                            "options": {"length": 2, "subset": "valid", "use_noise_files": False}}
+    init = prepare(load_recipe(raw)).model.state_dict()
+    summary = train(raw)
+    assert summary["steps"] == 4 and summary["skipped"] == 0 and summary["start_step"] == 0
+    loss = summary["loss"]
+    assert math.isfinite(loss["loss"])
+    assert loss["loss"] == pytest.approx(loss["si_sdr"] + 0.5 * loss["compressed_spectral"], rel=1e-5)
+    assert 1.0 <= summary["valid"]["pesq_wb"] <= 4.65 and math.isfinite(summary["valid"]["si_sdr"])
+    assert json.loads((run / "summary.json").read_text())["steps"] == 4
+    assert [p.name for p in sorted((run / "checkpoints").glob("step-*"))] == ["step-00000002", "step-00000004"]
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    weights, state = load_checkpoint(run)
+    assert state["step"] == 4 and state["recipe"]["optim"]["lr"] == 1e-3
+    assert state["training"]["optimizers"][0]["state"][0]["step"].item() == 4.0  # Adam took 4 steps
+    assert any(not torch.equal(weights[k], v) for k, v in init.items())
+    exported = load(run / "model").state_dict()  # the EMA weights
+    assert all(torch.equal(exported[k], state["ema"][k]) for k in exported)
+    assert any(not torch.equal(exported[k], weights[k]) for k in exported if weights[k].is_floating_point())
+    with pytest.raises(ConfigError, match="already holds checkpoints; pass --resume"):
+        train(raw)
+    with pytest.raises(ConfigError, match="the checkpoint is at step 4, trainer.max_steps is 4"):
+        train(raw, resume=True)
+    with pytest.raises(ConfigError, match="recipe key 'optim.lr' was 0.001 in the checkpoint and is 0.002 now"):
+        train(raw, ["optim.lr=2e-3", "trainer.max_steps=6"], resume=True)
+
+
+def test_non_finite_loss_skips_the_step(tiny, tmp_path, caplog):
+    exp = prepare(load_recipe(tiny(tmp_path), ["trainer.max_steps=3"]))
+    torch.manual_seed(0)
+    batches = [{"mixture": torch.randn(2, 8000) * 0.1, "targets": torch.randn(2, 1, 8000) * 0.1} for _ in range(3)]
+    batches[1]["mixture"][0, 100] = math.nan
+    task = SpeechTask(exp.recipe, exp.model, exp.objective)
+    trainer = pl.Trainer(accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False)
+    with caplog.at_level("WARNING", logger="cspec.train"):
+        trainer.fit(task, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
+    assert task.step == 3 and task.skipped == 1
+    assert "step 1: non-finite loss, update skipped (1 skipped so far)" in caplog.text
+    assert task.training_state()["optimizers"][0]["state"][0]["step"].item() == 2.0
+    assert all(torch.isfinite(p).all() for p in exp.model.parameters())
+
+
+def test_ema_formula():
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    module = SimpleNamespace(model=model, step=0)
+    ema = EMA(decay=0.9, start=1)
+    ema.on_fit_start(None, module)
+    for step, value in [(1, 2.0), (2, 4.0), (3, 8.0)]:
+        with torch.no_grad():
+            model.weight.fill_(value)
+        module.step = step
+        ema.on_train_batch_end(None, module, None, None, step)
+    expected = (0.9 * 2.0 + 0.1 * 4.0) * 0.9 + 0.1 * 8.0  # copy at step 1, then two averaging steps
+    assert torch.allclose(ema.shadow["weight"], torch.full((1, 2), expected))
+    with ema.applied(model):
+        assert torch.allclose(model.weight, torch.full((1, 2), expected))
+    assert torch.equal(model.weight, torch.full((1, 2), 8.0))
+
+
+def test_metric_discriminator_trains_in_the_same_loop(tiny, tmp_path):
+    raw = tiny(tmp_path / "gan", discriminator={"options": {"ndf": 4}, "weight": 0.05})
+    summary = train(raw, ["trainer.max_steps=2", "checkpoint.every=0"])
+    assert summary["steps"] == 2
+    assert math.isfinite(summary["loss"]["metricgan_generator"])
+    assert math.isfinite(summary["loss"]["metricgan_discriminator"])
+    _, state = load_checkpoint(tmp_path / "gan")
+    assert len(state["training"]["optimizers"]) == 2
+    assert state["training"]["optimizers"][1]["state"][0]["step"].item() == 2.0  # the discriminator stepped twice
+    assert any(k.startswith("disc.") for k in state["training"]["gan"])

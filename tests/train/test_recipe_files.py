@@ -1,0 +1,36 @@
+"""Every recipe in recipes/ passes the schema and builds its model, losses and discriminator; the pool recipes
+also build their datasets from the shared data (the corpora of the others are not on this machine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cspec.models import build
+from cspec.train import load_recipe, prepare
+from cspec.train.objective import Objective, loss_stft
+
+RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*/*.yaml"))
+
+
+def test_recipe_folders():
+    groups = {p.parent.name for p in RECIPES}
+    assert groups == {"vbdemand", "librimix", "pool"}
+    assert {p.stem for p in RECIPES if p.parent.name == "librimix"} == {"convtasnet", "dprnn", "tfgridnet"}
+    assert len([p for p in RECIPES if p.parent.name == "vbdemand"]) == 13
+
+
+@pytest.mark.parametrize("path", [p for p in RECIPES if p.parent.name != "pool"], ids=lambda p: p.stem)
+def test_corpus_recipe_builds(path):
+    r = load_recipe(path)
+    assert r.paper and r.model.name and r.trainer.max_steps > 1000
+    model = build(r.model.name, **r.model.options)
+    objective = Objective(r.loss.weights, r.loss.options, model.n_sources, loss_stft(r.stft, model), r.loss.pit)
+    assert objective.pit == (path.parent.name == "librimix")
+
+
+@pytest.mark.parametrize("path", [p for p in RECIPES if p.parent.name == "pool"], ids=lambda p: p.stem)
+def test_pool_recipe_prepares(path):
+    exp = prepare(load_recipe(path))
+    assert len(exp.train_set) == 20000 and len(exp.valid_set) == 40
