@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pytest
+import onnxruntime as ort
 import torch
 
 from cspec.errors import ConfigError
@@ -14,8 +15,6 @@ from cspec.nn import (AmpPhaseTanh, Cardioid, ComplexAvgPool2d, ComplexBatchNorm
                       ComplexLSTM, ComplexMaxPool2d, ComplexPReLU, ComplexSequential,
                       ComplexTransformerEncoderLayer, CReLU, ModReLU, NaiveComplexBatchNorm, RealPairWrapper,
                       SplitSigmoid, ZReLU, export_onnx)
-
-ort = pytest.importorskip("onnxruntime", reason="install the 'export' extra: pip install cspec[export]")
 
 
 def conv_model():
