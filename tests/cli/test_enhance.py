@@ -28,10 +28,10 @@ def test_folder_with_broken_file(tmp_path, capsys):
     err = capsys.readouterr()
     assert rc == 1
     assert "broken.wav" in err.err and "enhanced 2 of 3 files" in err.out and "1 failed" in err.out
-    a, sr_a = sf.read(tmp_path / "out" / "a_enhanced.wav")
-    b, sr_b = sf.read(tmp_path / "out" / "sub" / "b_enhanced.wav")  # tree mirrored, rate and channels kept
+    a, sr_a = sf.read(tmp_path / "out" / "a.wav")
+    b, sr_b = sf.read(tmp_path / "out" / "sub" / "b.wav")  # tree mirrored, rate and channels kept
     assert (a.shape, sr_a, b.shape, sr_b) == ((8000,), 16000, (6000, 2), 22050)
-    assert not (tmp_path / "out" / "sub" / "broken_enhanced.wav").exists()
+    assert not (tmp_path / "out" / "sub" / "broken.wav").exists()
 
 
 def test_inputs_never_overwritten(tmp_path, capsys):
@@ -57,8 +57,8 @@ def test_stream_export_and_onnx(tmp_path, capsys):
     assert main(["export", str(model), "-o", str(onnx_path)]) == 0
     assert "look-ahead 319" in capsys.readouterr().out
     assert main(["enhance", str(src), "-o", str(tmp_path / "o"), "--onnx", str(onnx_path)]) == 0
-    streamed, _ = sf.read(tmp_path / "s" / "a_enhanced.wav")
-    exported, _ = sf.read(tmp_path / "o" / "a_enhanced.wav")
+    streamed, _ = sf.read(tmp_path / "s" / "a.wav")
+    exported, _ = sf.read(tmp_path / "o" / "a.wav")
     assert np.abs(streamed - exported).max() < 1e-3  # same model, two paths, 16-bit files
     assert main(["enhance", str(src), "--model", "no-such-model"]) == 2
     assert "bundled names" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """``cspec enhance``: enhance files, globs and folders with a model; thin over :class:`cspec.infer.Enhancer`.
 
-Outputs are ``<stem>_enhanced.wav`` beside each input, or under ``-o OUT`` with the tree of a folder argument
-mirrored there. An input is never overwritten; an existing output only with ``--overwrite``. A file that fails
+Outputs are ``<stem>_enhanced.wav`` beside each input, or ``<stem>.wav`` under ``-o OUT`` with the tree of a
+folder argument mirrored there (same names, so ``cspec eval --ref clean/ --est OUT/`` pairs them). An input is never overwritten; an existing output only with ``--overwrite``. A file that fails
 is reported and the batch goes on; the exit code is 1 when any file failed (2 for an error of the command).
 """
 
@@ -42,7 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "chunks with bounded memory. Prints one line per failed file and a summary.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", metavar="IN", nargs="+", help="audio files, globs or folders")
-    p.add_argument("-o", "--output", metavar="OUT", help="output folder (or a file name for a single input file)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output folder: outputs keep their input names (<stem>.wav), the tree of a folder "
+                   "input mirrored (or a file name for a single input file); default: <stem>_enhanced.wav beside "
+                   "each input")
     p.add_argument("--model", metavar="NAME|PATH", default="gtcrn",
                    help="bundled model name or a folder written by cspec.models.save (default: %(default)s)")
     p.add_argument("--onnx", metavar="FILE", help="run an ONNX export (cspec export) with onnxruntime instead")
@@ -91,8 +93,9 @@ def collect(inputs: list[str], output: str | None) -> list[tuple[Path, Path]]:
 
 
 def _target(src: Path, out: Path | None, rel: Path) -> Path:
-    name = f"{src.stem}_enhanced.wav"
-    return src.with_name(name) if out is None else out / rel / name
+    if out is None:
+        return src.with_name(f"{src.stem}_enhanced.wav")
+    return out / rel / f"{src.stem}.wav"
 
 
 def run(args: argparse.Namespace) -> int:
