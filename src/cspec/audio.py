@@ -24,7 +24,7 @@ import torch
 
 from cspec.errors import AudioError
 
-__all__ = ["load", "save", "resample", "info", "validate", "to_mono", "RESAMPLER", "stream_info", "blocks",
+__all__ = ["load", "save", "check_target", "resample", "info", "validate", "to_mono", "RESAMPLER", "stream_info", "blocks",
            "BlockWriter"]
 
 #: The one resampler of cspec: soxr at very high quality. Printed by every report that resamples.
@@ -135,7 +135,7 @@ def save(
     ``protect`` (the inputs of the job) is refused always. Samples are clipped to [-1, 1] for integer formats.
     """
     path = Path(path)
-    fmt, ext = _check_target(path, overwrite, protect)
+    fmt, ext = check_target(path, overwrite, protect)
     if isinstance(wave, torch.Tensor):
         wave = wave.detach().to("cpu", torch.float32).numpy()
     wave = np.asarray(wave, dtype=np.float32)
@@ -217,7 +217,7 @@ class BlockWriter:
     def __init__(self, path: str | os.PathLike, sr: int, channels: int, overwrite: bool = False,
                  subtype: str | None = None, protect: tuple[str | os.PathLike, ...] = ()) -> None:
         self.path = Path(path)
-        self.fmt, ext = _check_target(self.path, overwrite, protect)
+        self.fmt, ext = check_target(self.path, overwrite, protect)
         self.subtype = subtype or _SUBTYPES[ext]
         self.sr, self.channels, self.ext, self.frames = int(sr), int(channels), ext, 0
         self._file, self._tmp = None, None
@@ -257,11 +257,18 @@ class BlockWriter:
             Path(self._tmp).unlink(missing_ok=True)
 
 
-def _check_target(path: Path, overwrite: bool, protect) -> tuple[str, str]:
-    """Refuse writing over an input or an existing file (without ``overwrite``); return (format, extension)."""
+def check_target(path: str | os.PathLike, overwrite: bool = False, protect=()) -> tuple[str, str]:
+    """Refuse writing over an input, a folder or an existing file (without ``overwrite``); return (format, ext).
+
+    :func:`save` and :class:`BlockWriter` call it; callers call it too before long work, so that a bad output
+    path costs nothing.
+    """
+    path = Path(path)
     for p in protect:
         if Path(p).exists() and path.exists() and path.resolve() == Path(p).resolve():
             raise AudioError(f"{path}: refusing to write over an input file; choose another output path")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder; give a file name for the output")
     if path.exists() and not overwrite:
         raise AudioError(f"{path}: the file exists; pass overwrite=True (CLI: --overwrite) to replace it")
     ext = path.suffix.lower().lstrip(".")

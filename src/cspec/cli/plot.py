@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 
+from cspec.cli._types import preset
 from cspec.errors import ConfigError
 from cspec.plot import DEFAULT_PANELS, FIGURE_FORMATS, PANELS, parse_panels, plot_files
-from cspec.spectral.stft import get_preset, list_presets
+from cspec.spectral.stft import list_presets
 
 _EPILOG = """\
 panels (one row each, in the order given):
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", metavar="IN", nargs="+", help="audio files to plot, one column each, in this order")
     p.add_argument("-o", "--output", metavar="FIG", required=True,
                    help="figure file to write; its suffix picks the format: " + ", ".join(FIGURE_FORMATS))
-    p.add_argument("--preset", type=_preset, default="mpsenet", metavar="NAME",
+    p.add_argument("--preset", type=preset, default="mpsenet", metavar="NAME",
                    help="STFT preset for the spectral panels (its window and hop, in samples, at the files' "
                    "rate): one of " + ", ".join(list_presets()) + " (default: %(default)s)")
     p.add_argument("--panels", type=_panels, default=",".join(DEFAULT_PANELS), metavar="LIST",
@@ -65,14 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="draw up to this time, in seconds (default: the end of the longest file)")
     p.add_argument("--overwrite", action="store_true", help="replace FIG if it exists (an input is never overwritten)")
     p.set_defaults(func=run)
-
-
-def _preset(text: str) -> str:
-    try:
-        get_preset(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text.lower()
 
 
 def _panels(text: str) -> tuple[str, ...]:

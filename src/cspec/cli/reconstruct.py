@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from cspec import audio
+from cspec.cli._types import preset
 from cspec.errors import ConfigError
 from cspec.metrics.spectral import spectral_convergence_db
 from cspec.phase import METHODS as _METHOD_SOURCES
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--iters", type=_positive_int, default=None, metavar="N",
                    help="iterations, an integer >= 1: of the whole signal for the Griffin-Lim family, per frame "
                    "for rtisi; pghi alone does not iterate (default: 100, and 20 for rtisi)")
-    p.add_argument("--preset", type=_preset, default="mpsenet", metavar="NAME",
+    p.add_argument("--preset", type=preset, default="mpsenet", metavar="NAME",
                    help="STFT preset: one of " + ", ".join(list_presets()) + " (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of every random choice: the random start of gla/fgla, the phase PGHI gives to "
@@ -74,27 +75,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not >= 1; give a number of iterations >= 1")
     return value
-
-
-def _preset(text: str) -> str:
-    try:
-        get_preset(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text.lower()
-
-
-def check_output(out: Path, inputs: tuple[Path, ...], overwrite: bool, suffixes: tuple[str, ...]) -> None:
-    """Refuse, before any work, an output that is an input, exists without --overwrite, or has a bad suffix."""
-    for src in inputs:
-        if out.exists() and src.exists() and out.resolve() == src.resolve():
-            raise ConfigError(f"{out}: refusing to write over an input file; choose another output path")
-    if out.suffix.lower() not in suffixes:
-        raise ConfigError(f"{out}: unknown output format '{out.suffix}'; use one of {', '.join(suffixes)}")
-    if out.is_dir():
-        raise ConfigError(f"{out}: is a folder; give a file name for the output")
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out}: the file exists; pass --overwrite to replace it")
 
 
 def pesq_score(ref: torch.Tensor, deg: torch.Tensor, sr: int) -> tuple[float | None, str]:
@@ -121,7 +101,7 @@ def pesq_score(ref: torch.Tensor, deg: torch.Tensor, sr: int) -> tuple[float | N
 
 def run(args: argparse.Namespace) -> int:
     src, out = Path(args.input), Path(args.output)
-    check_output(out, (src,), args.overwrite, (".wav", ".flac", ".ogg", ".mp3"))
+    audio.check_target(out, args.overwrite, protect=(src,))  # before the work, so that a mistake costs nothing
     cfg = get_preset(args.preset)
     header = audio.info(src)
     wave, _ = audio.load(src, mono=True, sr=cfg.sample_rate)
