@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="output folder: outputs keep their input names (<stem>.wav), the tree of a folder "
                    "input mirrored (or a file name for a single input file); default: <stem>_enhanced.wav beside "
                    "each input")
-    p.add_argument("--model", metavar="NAME|PATH", default="gtcrn",
+    p.add_argument("--model", metavar="NAME|PATH", default="default",
                    help="bundled model name or a folder written by cspec.models.save (default: %(default)s)")
     p.add_argument("--onnx", metavar="FILE", help="run an ONNX export (cspec export) with onnxruntime instead")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default: 1)")
