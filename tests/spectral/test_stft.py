@@ -157,3 +157,19 @@ def test_istft_rejects_windows_that_do_not_overlap_add():
     cfg = STFTConfig(256, 256, 256, "hann")  # periodic Hann at hop = window: zeros between frames
     with pytest.raises(ConfigError, match="NOLA"):
         istft(torch.zeros(1, 129, 10, dtype=torch.complex64), cfg)
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_reprojector_equals_stft_of_istft(name):
+    from cspec.spectral.stft import Reprojector
+
+    cfg = get_preset(name)
+    torch.manual_seed(4)
+    n = cfg.hop_length * 23 + 11
+    X = stft(torch.randn(2, n, dtype=torch.float64), cfg)
+    X = X * torch.polar(torch.ones_like(X.real), 6.3 * torch.rand_like(X.real))  # inconsistent on purpose
+    ref = stft(istft(X, cfg, n), cfg)
+    out = Reprojector(cfg, X.shape[-1], n, dtype=torch.float64)(X.transpose(-1, -2).contiguous())
+    assert (out.transpose(-1, -2) - ref).abs().max().item() < 1e-10 * ref.abs().max().item()
+    with pytest.raises(ConfigError, match="frames"):
+        Reprojector(cfg, X.shape[-1] + 1, n)

@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from cspec.errors import ConfigError
-from cspec.spectral.stft import STFTConfig, get_preset, istft, n_frames, stft
+from cspec.spectral.stft import Reprojector, STFTConfig, get_preset, istft, n_frames
 
 __all__ = ["griffin_lim", "fast_griffin_lim", "check_magnitude", "signal_length", "initial_phasor"]
 
@@ -133,18 +133,23 @@ def fast_griffin_lim(
     if momentum < 0:
         raise ConfigError(f"momentum must be >= 0 (0 is plain Griffin-Lim, 0.99 the FGLA default), got {momentum}")
     n_samples = signal_length(mag.shape[-1], cfg, length)
-    spec = mag * initial_phasor(mag, init, seed)
+    lead, n_freq, n_fr = mag.shape[:-2], mag.shape[-2], mag.shape[-1]
+    # frame-major (batch, frames, freq) inside the loop: see cspec.spectral.stft.Reprojector
+    mag_tf = mag.reshape(-1, n_freq, n_fr).transpose(-1, -2).contiguous()
+    spec = mag_tf * initial_phasor(mag, init, seed).reshape(-1, n_freq, n_fr).transpose(-1, -2)
+    project = Reprojector(cfg, n_fr, n_samples, mag.device, mag.dtype)
     coef = momentum / (1.0 + momentum)
     prev = None
     for it in range(int(n_iter)):
-        rebuilt = stft(istft(spec, cfg, n_samples), cfg)
+        rebuilt = project(spec)  # STFT(iSTFT(spec))
         if callback is not None:
-            callback(it + 1, rebuilt)
+            callback(it + 1, rebuilt.transpose(-1, -2).reshape(*lead, n_freq, n_fr))
         # the momentum step of Perraudin et al. (2013), written as librosa.griffinlim writes it
         update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
         # magnitude projection: sgn(z) = z / |z| (0 at 0), as librosa's z / (|z| + tiny), in one kernel
-        spec = torch.sgn(update) * mag
+        spec = torch.sgn(update) * mag_tf
         prev = rebuilt
+    spec = spec.transpose(-1, -2).reshape(*lead, n_freq, n_fr)
     wave = istft(spec, cfg, n_samples)
     return (wave, spec) if return_spec else wave
 

@@ -21,7 +21,7 @@ import torch
 
 from cspec.errors import ConfigError
 
-__all__ = ["STFTConfig", "PRESETS", "get_preset", "list_presets", "make_window", "stft", "istft", "n_frames"]
+__all__ = ["STFTConfig", "PRESETS", "get_preset", "list_presets", "make_window", "stft", "istft", "n_frames", "Reprojector"]
 
 _WINDOWS = ("hann", "sqrt_hann", "hamming", "rect")
 
@@ -256,3 +256,35 @@ def _envelope(cfg: STFTConfig, n_fr: int, device, dtype) -> torch.Tensor:
             _ENVELOPES.clear()
         _ENVELOPES[key] = env
     return env
+
+
+class Reprojector:
+    """``STFT(iSTFT(X))`` on frame-major spectrograms ``(batch, frames, freq)``, for iterative phase retrieval.
+
+    The consistency projection of Griffin & Lim (1984) that GLA, FGLA and their kin apply at every iteration.
+    Equal to ``stft(istft(X, config, length), config)`` (with both layouts transposed), but it keeps the frames
+    contiguous along the DFT axis, so that neither transform copies the spectrogram into another layout, and it
+    computes the window and the overlap-added envelope once instead of every call.
+    """
+
+    def __init__(self, config: STFTConfig | str, frames: int, length: int, device=None, dtype=torch.float32):
+        cfg = self.config = get_preset(config)
+        self.frames, self.length = int(frames), int(length)
+        if n_frames(self.length, cfg) != self.frames:
+            raise ConfigError(f"length {length} gives {n_frames(self.length, cfg)} frames, not {frames}")
+        self.window = _padded_window(cfg, device, dtype)
+        self.start = cfg.n_fft // 2 if cfg.center else 0
+        full = cfg.n_fft + cfg.hop_length * (self.frames - 1)
+        self.stop = min(self.start + self.length, full)
+        env = _envelope(cfg, self.frames, device, dtype)[self.start : self.stop]
+        self.inv_env = torch.where(env > 1e-11, 1.0 / env.clamp_min(1e-11), torch.zeros_like(env))
+
+    def __call__(self, spec: torch.Tensor) -> torch.Tensor:
+        cfg, n = self.config, self.config.n_fft
+        frames = torch.fft.irfft(spec, n=n, dim=-1) * self.window  # (B, frames, n_fft)
+        wave = _overlap_add(frames, cfg.hop_length)[:, self.start : self.stop] * self.inv_env
+        if self.stop - self.start < self.length:
+            wave = torch.nn.functional.pad(wave, (0, self.length - (self.stop - self.start)))
+        if cfg.center:
+            wave = torch.nn.functional.pad(wave[:, None], (n // 2, n // 2), mode=cfg.pad_mode)[:, 0]
+        return torch.fft.rfft(wave.unfold(-1, n, cfg.hop_length) * self.window, dim=-1)
