@@ -138,6 +138,10 @@ def fast_griffin_lim(
     mag_tf = mag.reshape(-1, n_freq, n_fr).transpose(-1, -2).contiguous()
     spec = mag_tf * initial_phasor(mag, init, seed).reshape(-1, n_freq, n_fr).transpose(-1, -2)
     project = Reprojector(cfg, n_fr, n_samples, mag.device, mag.dtype)
+    # |S| interleaved like a complex tensor's (re, im) pairs: the magnitude projection is then one contiguous
+    # real multiply in place (half the time of a complex-by-real product); not when differentiating
+    in_place = not (torch.is_grad_enabled() and mag.requires_grad)
+    mag_ri = mag_tf.unsqueeze(-1).expand(*mag_tf.shape, 2).contiguous() if in_place else None
     coef = momentum / (1.0 + momentum)
     prev = None
     for it in range(int(n_iter)):
@@ -147,7 +151,11 @@ def fast_griffin_lim(
         # the momentum step of Perraudin et al. (2013), written as librosa.griffinlim writes it
         update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
         # magnitude projection: sgn(z) = z / |z| (0 at 0), as librosa's z / (|z| + tiny), in one kernel
-        spec = torch.sgn(update) * mag_tf
+        spec = torch.sgn(update)
+        if in_place:
+            torch.view_as_real(spec).mul_(mag_ri)
+        else:
+            spec = spec * mag_tf
         prev = rebuilt
     spec = spec.transpose(-1, -2).reshape(*lead, n_freq, n_fr)
     wave = istft(spec, cfg, n_samples)
