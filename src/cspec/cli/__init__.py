@@ -29,10 +29,14 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cspec",
-        description="Deep learning on complex speech spectrograms: reconstruct, plot, enhance, evaluate.",
+        description="Deep learning on complex speech spectrograms: reconstruct, plot, evaluate, train, enhance, export.",
         epilog="Run 'cspec COMMAND --help' for the options of one command.\n\nexamples:\n"
         "  cspec reconstruct speech.flac -o rebuilt.wav --method pghi+fgla\n"
-        "  cspec plot speech.flac rebuilt.wav -o compare.png",
+        "  cspec plot speech.flac rebuilt.wav -o compare.png\n"
+        "  cspec eval --ref clean/ --est enhanced/ --noisy noisy/ --csv scores.csv\n"
+        "  cspec train recipes/pool/gtcrn.yaml --out runs/gtcrn optim.lr=5e-4\n"
+        "  cspec enhance noisy/ -o enhanced/ --model runs/gtcrn/model\n"
+        "  cspec export runs/gtcrn/model -o gtcrn.onnx",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cspec {__version__}")
