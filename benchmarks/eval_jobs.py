@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from _results import write_section
+from _results import cpu_name, write_section
 
 from cspec.metrics.registry import resolve, versions
 from cspec.metrics.report import evaluate_pairs, pair_folders
@@ -62,16 +62,6 @@ def _close(a, b) -> bool:
     if isinstance(a, str):
         return a == b
     return (a != a and b != b) or abs(a - b) <= 1e-9
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _results import write_section
+from _results import cpu_name, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Phase retrieval"
@@ -63,14 +63,7 @@ def pesq_wb(ref: np.ndarray, deg: np.ndarray) -> float:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     import librosa
 
     return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
