@@ -42,3 +42,56 @@ def test_babble_gives_every_talker_the_same_level():
     assert shares == pytest.approx([0.25] * 4, abs=1e-9)
     with pytest.raises(DataError, match="at least 2"):
         babble(talkers[:1])
+
+
+def test_random_eq_response_at_dc_and_nyquist_is_the_hand_worked_biquad():
+    # H(z) = (1 + r1 z^-1 + r2 z^-2) / (1 + r3 z^-1 + r4 z^-2): at z = 1 (DC) the gain is
+    # (1 + r1 + r2) / (1 + r3 + r4), at z = -1 (Nyquist) (1 - r1 + r2) / (1 - r3 + r4).
+    from cspec.data import random_eq
+    rng = np.random.default_rng(11)
+    r1, r2, r3, r4 = np.random.default_rng(5).uniform(-0.375, 0.375, 4)
+    x = rng.standard_normal(1 << 18)
+    y = random_eq(x, np.random.default_rng(5))
+    f, pxx = welch(x, nperseg=1024)
+    _, pyy = welch(y, nperseg=1024)
+    ratio = pyy / pxx
+    dc = ((1 + r1 + r2) / (1 + r3 + r4)) ** 2
+    nyq = ((1 - r1 + r2) / (1 - r3 + r4)) ** 2
+    assert np.mean(ratio[1:4]) == pytest.approx(dc, rel=0.05)
+    assert np.mean(ratio[-4:-1]) == pytest.approx(nyq, rel=0.05)
+    with pytest.raises(DataError, match="stability"):
+        random_eq(x, rng, r=0.5)
+
+
+def test_random_eq_is_stable_at_the_corners_of_its_range():
+    from scipy.signal import tf2zpk
+    for r3 in (-0.375, 0.375):
+        for r4 in (-0.375, 0.375):
+            _, poles, _ = tf2zpk([1, 0, 0], [1, r3, r4])
+            assert np.max(np.abs(poles)) < 0.84
+
+
+def test_shaped_noise_is_unit_rms_seeded_and_varied():
+    from cspec.data import shaped_noise
+    a = shaped_noise(32000, np.random.default_rng(1))
+    assert np.sqrt(np.mean(a ** 2)) == pytest.approx(1.0, rel=1e-9)
+    assert np.array_equal(a, shaped_noise(32000, np.random.default_rng(1)))
+    # different draws have different spectral envelopes: the low/high band power ratio varies by > 10 dB
+    tilts = []
+    for s in range(8):
+        f, p = welch(shaped_noise(32000, np.random.default_rng(s)), fs=16000, nperseg=512)
+        tilts.append(10 * np.log10(p[(f > 100) & (f < 500)].mean() / p[(f > 3000) & (f < 7000)].mean()))
+    assert np.ptp(tilts) > 10
+    with pytest.raises(DataError):
+        shaped_noise(1, np.random.default_rng(0))
+
+
+def test_shaped_noise_is_amplitude_modulated():
+    from cspec.data import shaped_noise
+    # with full modulation depth the short-time RMS fluctuates; with depth 0 it is flat (stationary)
+    def frame_rms_spread(x):
+        fr = x[: len(x) // 800 * 800].reshape(-1, 800)
+        return np.std(np.sqrt(np.mean(fr ** 2, axis=1)))
+    flat = shaped_noise(64000, np.random.default_rng(2), max_depth=0.0)
+    spreads = [frame_rms_spread(shaped_noise(64000, np.random.default_rng(s), max_depth=0.9)) for s in range(6)]
+    assert frame_rms_spread(flat) < 0.15 < max(spreads)

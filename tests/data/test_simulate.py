@@ -22,7 +22,8 @@ def enh(manifest, seed=0, **cfg):
 
 
 def test_same_seed_same_items_bitwise_in_any_order(manifest):
-    cfg = dict(p_reverb=0.5, p_bandlimit=0.5, rt60=(0.2, 0.4))
+    cfg = dict(p_reverb=0.5, p_bandlimit=0.5, p_eq=0.5, rt60=(0.2, 0.4),
+               noise_types={"file": 1, "coloured": 1, "babble": 1, "shaped": 1})
     a, b = enh(manifest, 7, **cfg), enh(manifest, 7, **cfg)
     order = [5, 2, 9, 0]
     first = {i: a[i] for i in order}
@@ -52,6 +53,18 @@ def test_snr_and_level_are_what_was_drawn(manifest):
         snrs.append(it["snr_db"])
     assert kinds == {"file", "coloured", "babble"}
     assert np.ptp(snrs) > 10  # drawn across the range, not a constant
+
+
+def test_equalised_and_shaped_mixtures_keep_their_snr_and_level(manifest):
+    ds = enh(manifest, 2, p_eq=1.0, noise_types={"shaped": 1.0, "file": 1.0})
+    kinds = set()
+    for i in range(8):
+        it = ds[i]
+        mix, tgt = it["mixture"].double(), it["targets"][0].double()
+        assert db(tgt) - db(mix - tgt) == pytest.approx(it["snr_db"], abs=0.1)
+        assert float(10 * np.log10(np.mean(tgt.numpy() ** 2))) == pytest.approx(it["level_db"], abs=0.01)
+        kinds.add(it["noise_type"])
+    assert kinds == {"shaped", "file"}
 
 
 def test_reverberant_snr_is_relative_to_the_reverberant_speech(manifest):

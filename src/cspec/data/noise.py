@@ -11,6 +11,17 @@ Babble: the sum of several talkers at equal level, the model of babble studied b
 (2009), "Babble noise: modeling, analysis, and applications", IEEE TASLP 17(7): with few talkers single words
 stay intelligible, with many the babble approaches stationary speech-shaped noise. The simulation draws
 3 to 6 talkers by default.
+
+Shaped noise (:func:`shaped_noise`): white Gaussian noise given a random smooth spectral envelope (gains in dB
+drawn at log-spaced frequencies and interpolated on a log-frequency axis, as Timmer & Koenig shape a power
+law) and a random slow amplitude modulation, so that a small pool of recorded noise is widened by stationary
+and fluctuating noises of every colour.
+
+Random equalisation (:func:`random_eq`), the augmentation of Valin (2018), "A hybrid DSP/deep learning
+approach to real-time full-band speech enhancement" (RNNoise), Sec. 4: speech and noise are filtered
+independently by ``H(z) = (1 + r1 z^-1 + r2 z^-2) / (1 + r3 z^-1 + r4 z^-2)`` with every ``r_i`` uniform in
+``[-3/8, 3/8]``, so that the model does not learn one microphone's or one room's frequency response. With
+``|r_i| <= 3/8`` both poles lie inside the unit circle (``|z| <= 0.83``), so the filter is always stable.
 """
 
 from __future__ import annotations
@@ -18,10 +29,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy.signal import lfilter
 
 from cspec.errors import DataError
 
-__all__ = ["COLOURS", "coloured_noise", "babble", "unit_rms"]
+__all__ = ["COLOURS", "coloured_noise", "babble", "unit_rms", "shaped_noise", "random_eq"]
 
 #: Spectral exponents ``beta`` of the named colours (PSD ~ 1/f**beta).
 COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "red": 2.0, "blue": -1.0, "violet": -2.0}
@@ -64,3 +76,44 @@ def babble(talkers: Sequence[np.ndarray]) -> np.ndarray:
     if len({len(t) for t in talkers}) != 1:
         raise DataError("babble: the talkers' signals must have the same length")
     return unit_rms(np.sum([unit_rms(np.asarray(t, np.float64)) for t in talkers], axis=0))
+
+
+def shaped_noise(n: int, rng: np.random.Generator, sr: int = 16000, n_bands: int = 8,
+                 gain_db: float = 15.0, max_depth: float = 0.9) -> np.ndarray:
+    """``n`` samples (float64, RMS 1) of Gaussian noise with a random spectral envelope and a random slow
+    amplitude modulation.
+
+    The envelope: ``n_bands`` gains uniform in ``[-gain_db, gain_db]`` dB at log-spaced frequencies from
+    50 Hz to ``sr / 2``, plus a power-law tilt ``beta`` uniform in ``[-1, 2]``, interpolated linearly over
+    ``log f``. The modulation: ``1 + d * m(t)`` with ``m`` a random walk of gains at 2 .. 16 Hz, linearly
+    interpolated and scaled to ``[-1, 1]``, and ``d`` uniform in ``[0, max_depth]``.
+    """
+    if n < 2:
+        raise DataError(f"shaped noise needs at least 2 samples, got {n}")
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / sr)
+    f[0] = f[1] if f.size > 1 else 1.0
+    knots = np.geomspace(50.0, sr / 2, n_bands)
+    gains = rng.uniform(-gain_db, gain_db, n_bands)
+    beta = rng.uniform(-1.0, 2.0)
+    env_db = np.interp(np.log(f), np.log(knots), gains) - 10.0 * beta * np.log10(f / 1000.0)
+    spec *= 10.0 ** (env_db / 20.0)
+    spec[0] = 0.0
+    x = np.fft.irfft(spec, n)
+    rate = rng.uniform(2.0, 16.0)
+    n_knots = max(2, int(np.ceil(n / sr * rate)) + 1)
+    walk = np.cumsum(rng.standard_normal(n_knots))
+    walk = walk - walk.min()
+    span = walk.max()
+    m = (2.0 * walk / span - 1.0) if span > 0 else np.zeros_like(walk)
+    mod = 1.0 + rng.uniform(0.0, max_depth) * np.interp(np.linspace(0, n_knots - 1, n), np.arange(n_knots), m)
+    return unit_rms(x * mod)
+
+
+def random_eq(x: np.ndarray, rng: np.random.Generator, r: float = 0.375) -> np.ndarray:
+    """``x`` through Valin's random second-order filter (coefficients uniform in ``[-r, r]``, ``r <= 3/8``
+    keeps it stable)."""
+    if not 0.0 <= r <= 0.375:
+        raise DataError(f"random_eq: r must lie in [0, 0.375] (stability), got {r}")
+    r1, r2, r3, r4 = rng.uniform(-r, r, 4)
+    return lfilter([1.0, r1, r2], [1.0, r3, r4], np.asarray(x, dtype=np.float64))

@@ -7,8 +7,10 @@ Enhancement (:func:`simulate_enhancement`), the recipe of the DNS Challenge synt
 "The INTERSPEECH 2020 Deep Noise Suppression Challenge"): an utterance of one speaker, optionally reverberated
 (:mod:`cspec.data.reverb`), scaled to a speech level drawn uniformly in dBFS (RMS), plus noise at an SNR drawn
 uniformly in dB, where ``SNR = 10 log10(|speech|^2 / |noise|^2)`` over the whole segment and ``speech`` is the
-(reverberant) speech in the mixture. The noise is a crop/loop of a noise file, coloured noise or babble
-(:mod:`cspec.data.noise`). Optionally the mixture is band-limited to a random bandwidth (resampled down to
+(reverberant) speech in the mixture. The noise is a crop/loop of a noise file, coloured noise, shaped noise or babble
+(:mod:`cspec.data.noise`); speech and noise are each optionally equalised by a random second-order
+filter (Valin, 2018, :func:`cspec.data.noise.random_eq`, probability ``p_eq``). Optionally the mixture is
+band-limited to a random bandwidth (resampled down to
 twice the bandwidth and back up with soxr), which makes the task include bandwidth extension; the inputs of
 audio super-resolution are made the same way (Kuleshov, Enam & Ermon, 2017, "Audio super resolution using
 neural networks": low-pass, decimate, interpolate back).
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 
 from cspec.audio import resample
-from cspec.data.noise import babble, coloured_noise, unit_rms
+from cspec.data.noise import babble, coloured_noise, random_eq, shaped_noise, unit_rms
 from cspec.data.pools import NoisePool, SpeechPool
 from cspec.data.reverb import direct_delay, reverberate, room_rirs, sample_room
 from cspec.errors import DataError
@@ -49,6 +51,7 @@ class SimConfig:
     noise_types: dict = field(default_factory=lambda: {"file": 0.6, "coloured": 0.2, "babble": 0.2})
     colours: tuple[str, ...] = ("white", "pink", "brown")
     babble_talkers: tuple[int, int] = (3, 6)
+    p_eq: float = 0.0
     p_reverb: float = 0.0
     rt60: tuple[float, float] = (0.2, 0.8)
     reverb_target: str = "early"
@@ -65,12 +68,12 @@ class SimConfig:
                 raise DataError(f"SimConfig.{name}: the range {lo} .. {hi} is reversed; give (low, high)")
         if self.level[1] > 0 or self.gap[0] < 0 or self.babble_talkers[0] < 2:
             raise DataError("SimConfig: level must be <= 0 dBFS, gap >= 0 s and babble_talkers >= 2")
-        unknown = set(self.noise_types) - {"file", "coloured", "babble"}
+        unknown = set(self.noise_types) - {"file", "coloured", "babble", "shaped"}
         weights = np.array(list(self.noise_types.values()), dtype=float)
         if unknown or weights.size == 0 or np.any(weights < 0) or weights.sum() <= 0:
-            raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble; "
+            raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble, shaped; "
                             f"got {self.noise_types}")
-        for p in (self.p_reverb, self.p_bandlimit):
+        for p in (self.p_eq, self.p_reverb, self.p_bandlimit):
             if not 0.0 <= p <= 1.0:
                 raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
 
@@ -132,6 +135,8 @@ def _noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: SpeechP
             if rms_db(seg) > _SILENT_DB:
                 return unit_rms(seg), kind
         raise DataError("ten noise segments in a row were silent; check the noise files")
+    if kind == "shaped":
+        return shaped_noise(n, rng, speech.sr), "shaped"
     if kind == "coloured":
         colour = cfg.colours[int(rng.integers(0, len(cfg.colours)))]
         return coloured_noise(n, colour, rng), f"coloured:{colour}"
@@ -170,11 +175,15 @@ def simulate_enhancement(rng: np.random.Generator, n: int, speech: SpeechPool, n
     sr = speech.sr
     speaker = speech.speakers[int(rng.integers(0, len(speech)))]
     dry = _utterance(speech, speaker, n, rng, cfg)
+    if cfg.p_eq > 0 and rng.random() < cfg.p_eq:
+        dry = random_eq(dry, rng)
     (wet,), (target,), rt60 = _reverb([dry], rng, cfg, sr)
     level = float(rng.uniform(*cfg.level))
     target, g = set_level(target, level)
     wet = wet * g
     nz, kind = _noise(n, rng, cfg, noise, speech, (speaker,))
+    if cfg.p_eq > 0 and rng.random() < cfg.p_eq:
+        nz = random_eq(nz, rng)
     snr = float(rng.uniform(*cfg.snr))
     nz = scale_to_snr(wet, nz, snr)
     mixture, bandwidth = _bandlimit(wet + nz, rng, cfg, sr)
