@@ -53,3 +53,26 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny, train_cli, tmp_path):
         worst = max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].numel())
         assert worst <= 1e-7, (name, worst)
     assert summary["loss"] == reference["loss"]
+
+
+def test_export_of_the_last_checkpoint_equals_the_final_model(tiny, tmp_path):
+    # the run's model/ folder holds the EMA weights; exporting its last checkpoint gives the same tensors,
+    # and ema=False gives the raw weights of that checkpoint instead
+    import pytest
+
+    from cspec.errors import ConfigError
+    from cspec.train import export_checkpoint
+
+    run = tmp_path / "run"
+    raw = tiny(run, ema={"decay": 0.8}, checkpoint={"every": 4, "keep": 1})
+    train(raw)
+    final = load_file(str(run / "model" / "model.safetensors"))
+    out = export_checkpoint(run, tmp_path / "exported")
+    exported = load_file(str(out / "model.safetensors"))
+    assert final.keys() == exported.keys() and all((final[k] == exported[k]).all() for k in final)
+    raw_w = load_file(str(export_checkpoint(run, tmp_path / "raw", ema=False) / "model.safetensors"))
+    ckpt = load_file(str(latest_checkpoint(run) / "model.safetensors"))
+    assert all((raw_w[k] == ckpt[k]).all() for k in ckpt)
+    assert any(not (raw_w[k] == final[k]).all() for k in final)  # EMA differs from the raw weights
+    with pytest.raises(ConfigError, match="already exists"):
+        export_checkpoint(run, out)

@@ -23,7 +23,8 @@ from cspec.models.io import CONFIG_NAME, WEIGHTS_NAME, atomic_write_text
 from cspec.models.io import save as save_model
 from cspec.train.state import read_state, write_state
 
-__all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "CKPT_DIR"]
+__all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "export_checkpoint",
+           "CKPT_DIR"]
 
 CKPT_DIR = "checkpoints"
 _STEP = re.compile(r"^step-(\d+)$")
@@ -105,3 +106,22 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[dict,
         src = found
     weights = load_file(str(check_safetensors(src / WEIGHTS_NAME)), device=device)
     return weights, read_state(src, "state", device=device)
+
+
+def export_checkpoint(path: str | os.PathLike, out: str | os.PathLike, ema: bool = True) -> Path:
+    """Write the model of a checkpoint (or of a run folder's latest one) to the model folder ``out``, with
+    the EMA weights when the run kept them and ``ema`` is true: what ``<run>/model`` holds after a finished
+    run, for a run stopped early. ``out`` must not exist yet. Returns ``out``."""
+    from cspec.models.io import load as load_model
+
+    dst = Path(out)
+    if dst.exists():
+        raise ConfigError(f"{dst}: already exists; give a new folder for the exported model")
+    src = Path(path)
+    folder = src if _complete(src) else latest_checkpoint(src)
+    if folder is None:
+        raise ConfigError(f"{src}: neither a checkpoint folder nor a run folder with complete checkpoints")
+    _, state = load_checkpoint(folder)
+    model = load_model(folder)
+    shadow = state.get("ema") if ema else None
+    return save_model(model, dst, state_dict=shadow or None)
