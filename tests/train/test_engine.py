@@ -94,3 +94,25 @@ def test_metric_discriminator_trains_in_the_same_loop(tiny, tmp_path):
     assert len(state["training"]["optimizers"]) == 2
     assert state["training"]["optimizers"][1]["state"][0]["step"].item() == 2.0  # the discriminator stepped twice
     assert any(k.startswith("disc.") for k in state["training"]["gan"])
+
+
+def test_model_init_fine_tunes_from_a_model_folder(tiny, tmp_path):
+    # model.init copies a saved model's weights before training (fine-tuning); another architecture is refused
+    from cspec.models import build, save
+
+    torch.manual_seed(123)
+    source = build("gtcrn", channels=4, hidden=4, n_dprnn=1)
+    save(source, tmp_path / "source")
+    raw = tiny(tmp_path / "run")
+    raw["model"]["init"] = str(tmp_path / "source")
+    model = prepare(load_recipe(raw)).model
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in model.state_dict().items())
+    plain = prepare(load_recipe(tiny(tmp_path / "run2"))).model  # the seed's initialisation differs
+    assert any(not torch.equal(v, source.state_dict()[k]) for k, v in plain.state_dict().items())
+    save(build("gtcrn", channels=8, hidden=8, n_dprnn=1), tmp_path / "wider")
+    raw["model"]["init"] = str(tmp_path / "wider")
+    with pytest.raises(ConfigError, match="model.init.*must be the same"):
+        prepare(load_recipe(raw))
+    raw["model"]["init"] = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match="model.init"):
+        prepare(load_recipe(raw))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -70,6 +71,22 @@ def _check_numbers(r: Recipe) -> None:
         raise ConfigError(f"recipe key 'ema.decay' must lie in [0, 1) (0: off), got {r.ema.decay}")
 
 
+def _initialise(model, source: str) -> None:
+    """Copy the weights of the model folder or bundled name ``source`` into ``model`` (same architecture)."""
+    from cspec.infer.enhancer import resolve_model
+
+    try:
+        init = resolve_model(os.path.expandvars(source))
+    except ConfigError as exc:
+        raise ConfigError(f"recipe key 'model.init': {exc}") from None
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    if init.registry_name != model.registry_name or shapes(init) != shapes(model):
+        raise ConfigError(f"recipe key 'model.init': {source} is a {init.registry_name} with options "
+                          f"{init.config}, the recipe builds {model.registry_name} with {model.config}; "
+                          "they must be the same")
+    model.load_state_dict(init.state_dict())
+
+
 def prepare(recipe: Recipe, output_dir: str | Path | None = None) -> Experiment:
     """Build and check everything ``recipe`` names (no training); errors name the recipe key at fault."""
     from cspec.metrics import MetricError
@@ -85,6 +102,8 @@ def prepare(recipe: Recipe, output_dir: str | Path | None = None) -> Experiment:
         model = build_model(recipe.model.name, **recipe.model.options)
     except ConfigError as exc:
         raise ConfigError(f"recipe key 'model': {exc}") from None
+    if recipe.model.init:
+        _initialise(model, recipe.model.init)
     try:
         spec = loss_stft(recipe.stft, model)
     except ConfigError as exc:

@@ -19,10 +19,13 @@ def choice(default, *choices):
 
 @dataclass
 class ModelSection:
-    """``name``: a registered model (:func:`cspec.models.list_models`); ``options``: its keyword arguments."""
+    """``name``: a registered model (:func:`cspec.models.list_models`); ``options``: its keyword arguments;
+    ``init``: start from the weights of a model folder or a bundled model name (fine-tuning), which must have
+    the same architecture and options ("" : random initialisation from the seed)."""
 
     name: str = ""
     options: dict = field(default_factory=dict)
+    init: str = ""
 
 
 @dataclass
