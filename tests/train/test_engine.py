@@ -116,3 +116,13 @@ def test_model_init_fine_tunes_from_a_model_folder(tiny, tmp_path):
     raw["model"]["init"] = str(tmp_path / "missing")
     with pytest.raises(ConfigError, match="model.init"):
         prepare(load_recipe(raw))
+
+
+def test_cli_run_prints_no_advertisement(tiny, train_cli, tmp_path):
+    import yaml
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(tiny(tmp_path / "run"), sort_keys=False))
+    out, err = train_cli(path).communicate(timeout=120)
+    assert (tmp_path / "run" / "summary.json").exists(), err[-2000:]
+    assert "litlogger" not in out + err and "Tip:" not in out + err

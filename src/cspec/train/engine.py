@@ -34,6 +34,16 @@ __all__ = ["Experiment", "prepare", "train", "RESUMABLE_SECTIONS"]
 
 log = logging.getLogger("cspec.train")
 
+
+class _NoAdverts(logging.Filter):
+    """Drops Lightning's start-up advertisement ("Tip: ... try installing litlogger ..."), not its real notices."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in str(record.msg)
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NoAdverts())
+
 #: sections that must be equal in the checkpoint and the recipe to resume (``trainer`` may change)
 RESUMABLE_SECTIONS = ("seed", "stft", "model", "loss", "data", "optim", "schedule", "ema", "discriminator")
 
