@@ -126,3 +126,17 @@ def test_cli_run_prints_no_advertisement(tiny, train_cli, tmp_path):
     out, err = train_cli(path).communicate(timeout=120)
     assert (tmp_path / "run" / "summary.json").exists(), err[-2000:]
     assert "litlogger" not in out + err and "Tip:" not in out + err
+
+
+def test_resume_from_a_checkpoint_written_before_a_recipe_key_existed(tiny, tmp_path):
+    # a checkpoint's recipe that lacks a key added to the schema later (here model.init) still resumes
+    from cspec.train import latest_checkpoint
+
+    raw = tiny(tmp_path / "run")
+    train(raw)
+    state_file = latest_checkpoint(tmp_path / "run") / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["recipe"]["model"]["init"]
+    state_file.write_text(json.dumps(state))
+    summary = train(raw, ["trainer.max_steps=6"], resume=True)
+    assert summary["steps"] == 6 and summary["start_step"] == 4

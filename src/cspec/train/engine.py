@@ -27,7 +27,7 @@ from cspec.train.checkpoint import latest_checkpoint, load_checkpoint
 from cspec.train.data import build_dataset, make_train_loader, make_valid_loader
 from cspec.train.objective import Objective, loss_stft
 from cspec.train.optim import check_optim
-from cspec.train.recipe import load_recipe, recipe_to_dict
+from cspec.train.recipe import load_recipe, recipe_from_dict, recipe_to_dict
 from cspec.train.schema import Recipe
 
 __all__ = ["Experiment", "prepare", "train", "RESUMABLE_SECTIONS"]
@@ -155,6 +155,10 @@ def _resume_state(exp: Experiment, recipe_dict: dict):
         return 0, None, None
     weights, state = load_checkpoint(ckpt)
     old = state.get("recipe", {})
+    try:  # keys added to the schema after the checkpoint was written take their defaults
+        old = recipe_to_dict(recipe_from_dict(old))
+    except ConfigError:
+        pass
     for section in RESUMABLE_SECTIONS:
         change = _diff(old.get(section), recipe_dict.get(section), section)
         if change:
