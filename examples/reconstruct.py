@@ -1,13 +1,13 @@
 """Demo: rebuild a real voice from its STFT magnitude alone, score it, and draw it beside the original.
 
-    python examples/demo.py          (or: make demo)
+    python examples/reconstruct.py
 
 Keeps only |STFT| of ``examples/speech.flac`` (13 s of a human voice, 16 kHz), reconstructs the waveform with
 PGHI (Prusa, Balazs & Sondergaard 2017) followed by 100 iterations of fast Griffin-Lim (Perraudin, Balazs &
 Sondergaard 2013), prints spectral convergence and wide-band PESQ against the original, and writes
 
-    out/demo/reconstructed.wav   the reconstruction (16 kHz, 16-bit)
-    out/demo/reconstruct.png     original | reconstructed: waveform, log-magnitude, phase, group delay, IF
+    out/reconstruct/reconstructed.wav   the reconstruction (16 kHz, 16-bit)
+    out/reconstruct/reconstruct.png     original | reconstructed: waveform, log-magnitude, phase, group delay, IF
 
 Both go through the ``cspec`` command line (:func:`cspec.cli.main`); the outputs of a previous run are replaced.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEECH = ROOT / "examples" / "speech.flac"
-OUT = ROOT / "out" / "demo"
+OUT = ROOT / "out" / "reconstruct"
 SEGMENT = ("1.55", "3.25")  # seconds drawn: "Front Center", a voiced word with a fricative
 
 
