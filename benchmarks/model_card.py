@@ -69,7 +69,8 @@ def describe(folder: Path) -> dict:
     return d
 
 
-def card(name: str, recipe: Path, run: Path, d: dict, train: dict, res: dict, files: dict) -> str:
+def card(name: str, recipe: Path, run: Path, d: dict, train: dict, res: dict, files: dict, init: str = "",
+         note: str = "") -> str:
     me, noisy = res[f"cspec {name}"], res["noisy"]
     dev, real = me.get("dev", {}), me.get("real", {})
     ndev, nreal = noisy.get("dev", {}), noisy.get("real", {})
@@ -96,7 +97,7 @@ def card(name: str, recipe: Path, run: Path, d: dict, train: dict, res: dict, fi
 | recipe | `{recipe}`: `CSPEC_DATA=../shared/data cspec train {recipe}` |
 | data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with recorded, shaped, coloured and babble noise (see the recipe); about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {MACHINE}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
-| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
+{f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
 | weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json` |
 | licence | weights MIT (as cspec); trained on the shared pool (CC-BY-4.0, CC-BY-SA-4.0, public domain, GPL/LGPL speech and noise: see `$CSPEC_DATA/README.md`) |
 
@@ -139,6 +140,7 @@ def main(argv=None) -> int:
     p.add_argument("--recipe", type=Path, required=True, help="the recipe the run used (as committed)")
     p.add_argument("--model", type=Path, help="model folder to bundle (default: RUN/model)")
     p.add_argument("--skip-copy", action="store_true", help="measure the already bundled weights")
+    p.add_argument("--note", default="", help="how the model.init weights were made (one line, for the card)")
     args = p.parse_args(argv)
     import yaml
 
@@ -171,7 +173,8 @@ def main(argv=None) -> int:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "enhance.py"), "--peers", "", "--real",
                         "--cspec", f"{args.name}={dst}", "--json", str(out)], check=True)
         res = json.loads(out.read_text())
-    text = card(args.name, rel, args.run, d, training_info(args.run), res, files)
+    init = (recipe.get("model") or {}).get("init") or ""
+    text = card(args.name, rel, args.run, d, training_info(args.run), res, files, init, args.note)
     (dst / "MODEL_CARD.md").write_text(text)
     print(text)
     return 0
