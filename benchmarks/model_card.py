@@ -116,7 +116,7 @@ DNSMOS OVRL on the {len(files['real'])} real recordings of `$CSPEC_DATA/dev_nois
 {nreal.get('dnsmos_ovrl', float('nan')):.3f}, enhanced {real.get('dnsmos_ovrl', float('nan')):.3f}.
 
 Real-time factor {me['rtf']:.4f} (enhancement seconds per second of audio, one CPU thread, 16 kHz in and out,
-`cspec.infer.Enhancer`), peak RSS {me['rss_peak_mb']:.0f} MB. Peers on the same clips: `benchmarks/RESULTS.md`,
+`cspec.infer.Enhancer`), peak RSS {me['rss_peak_mb']:.0f} MB{onnx_line(name, res)}. Peers on the same clips: `benchmarks/RESULTS.md`,
 section Enhancement.
 
 ## Limits
@@ -126,6 +126,14 @@ about eight minutes of recorded noise, on a 2-core CPU: expect it to be beaten b
 corpus (DNS Challenge, VoiceBank+DEMAND) with the same recipe on a GPU. It removes additive noise; it was
 trained with mild simulated reverberation only and does not dereverberate.
 """
+
+
+def onnx_line(name: str, res: dict) -> str:
+    o = res.get(f"cspec {name}-onnx")
+    if not o or o.get("rtf") is None:
+        return ""
+    return (f"; exported with `cspec export {name}` and run by onnxruntime (one thread): real-time factor "
+            f"{o['rtf']:.4f}, PESQ-WB {o.get('dev', {}).get('pesq_wb', float('nan')):.3f}")
 
 
 BATCH_SECONDS: dict = {}
@@ -169,9 +177,17 @@ def main(argv=None) -> int:
              "real": sorted((DATA / "dev_noisy_real").glob("*"))}
     d = describe(dst)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "res.json"
+        out, onnx = Path(tmp) / "res.json", Path(tmp) / f"{args.name}.onnx"
+        extra = []
+        try:  # the same model through onnxruntime, where cspec export supports it
+            from cspec.infer import export_onnx
+            from cspec.models import load
+            export_onnx(load(dst).eval(), onnx)
+            extra = ["--cspec", f"{args.name}-onnx={onnx}"]
+        except Exception as exc:  # noqa: BLE001
+            print(f"no ONNX export: {exc}")
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "enhance.py"), "--peers", "", "--real",
-                        "--cspec", f"{args.name}={dst}", "--json", str(out)], check=True)
+                        "--cspec", f"{args.name}={dst}", *extra, "--json", str(out)], check=True)
         res = json.loads(out.read_text())
     init = (recipe.get("model") or {}).get("init") or ""
     text = card(args.name, rel, args.run, d, training_info(args.run), res, files, init, args.note)
