@@ -140,3 +140,23 @@ def test_resume_from_a_checkpoint_written_before_a_recipe_key_existed(tiny, tmp_
     state_file.write_text(json.dumps(state))
     summary = train(raw, ["trainer.max_steps=6"], resume=True)
     assert summary["steps"] == 6 and summary["start_step"] == 4
+
+
+def test_ema_warmup_follows_tensorflows_num_updates_rule():
+    # d_t = min(decay, (1 + t) / (10 + t)), t = step - start: 2/11 after the first averaging step, then 3/12 ...
+    model = torch.nn.Linear(1, 1, bias=False)
+    module = SimpleNamespace(model=model, step=0)
+    ema = EMA(decay=0.999, start=0, warmup=True)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema.on_fit_start(None, module)
+    expected = 0.0
+    for step, value in [(1, 1.0), (2, 1.0), (3, -2.0)]:
+        with torch.no_grad():
+            model.weight.fill_(value)
+        module.step = step
+        ema.on_train_batch_end(None, module, None, None, step)
+        d = (1 + step) / (10 + step)
+        expected = d * expected + (1 - d) * value
+    assert ema.shadow["weight"].item() == pytest.approx(expected, rel=1e-6)
+    assert ema.rate(10**6) == 0.999 and EMA(decay=0.9).rate(1) == 0.9

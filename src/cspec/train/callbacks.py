@@ -37,11 +37,17 @@ def _same_buffers(model) -> None:
 
 class EMA(pl.Callback):
     """Exponential moving average of the model's weights (Polyak & Juditsky 1992, averaging of iterates):
-    after step ``s``, ``ema = decay * ema + (1 - decay) * w`` for ``s > start``, ``ema = w`` before. Integer
-    buffers (counters) are copied."""
+    after step ``s``, ``ema = d * ema + (1 - d) * w`` for ``s > start``, ``ema = w`` before, with ``d = decay``,
+    or with ``warmup`` ``d = min(decay, (1 + t) / (10 + t))``, ``t = s - start`` (TensorFlow's
+    ``ExponentialMovingAverage(num_updates=t)``). Integer buffers (counters) are copied."""
 
-    def __init__(self, decay: float, start: int = 0, shadow: dict | None = None):
-        self.decay, self.start, self.shadow = float(decay), int(start), shadow
+    def __init__(self, decay: float, start: int = 0, shadow: dict | None = None, warmup: bool = False):
+        self.decay, self.start, self.shadow, self.warmup = float(decay), int(start), shadow, bool(warmup)
+
+    def rate(self, step: int) -> float:
+        """The decay used after ``step``."""
+        t = step - self.start
+        return min(self.decay, (1.0 + t) / (10.0 + t)) if self.warmup else self.decay
 
     def on_fit_start(self, trainer, pl_module) -> None:
         weights = pl_module.model.state_dict()
@@ -54,12 +60,13 @@ class EMA(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         weights = pl_module.model.state_dict()
         step = pl_module.step
+        d = self.rate(step)
         for k, w in weights.items():
             s = self.shadow[k]
             if step <= self.start or not w.is_floating_point() and not w.is_complex():
                 s.copy_(w)
             else:
-                s.mul_(self.decay).add_(w.detach(), alpha=1.0 - self.decay)
+                s.mul_(d).add_(w.detach(), alpha=1.0 - d)
 
     @contextlib.contextmanager
     def applied(self, model):

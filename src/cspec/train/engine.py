@@ -206,7 +206,7 @@ def train(recipe: Recipe | str | Path | dict, overrides: Sequence[str] = (), out
     (exp.run_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe_dict, sort_keys=False), encoding="utf-8")
 
     task = SpeechTask(recipe, exp.model, exp.objective, exp.gan, start, training)
-    ema = EMA(recipe.ema.decay, recipe.ema.start, ema_state) if recipe.ema.decay > 0 else None
+    ema = EMA(recipe.ema.decay, recipe.ema.start, ema_state, recipe.ema.warmup) if recipe.ema.decay > 0 else None
     valid = None
     if exp.valid_set is not None:
         whole = recipe.data.valid.seconds is None

@@ -123,10 +123,14 @@ class CheckpointSection:
 @dataclass
 class EMASection:
     """Exponential moving average of the weights: ``ema = decay * ema + (1 - decay) * w`` after every step
-    from step ``start`` (``decay: 0`` turns it off). Validation and the exported model use the EMA weights."""
+    from step ``start`` (``decay: 0`` turns it off). Validation and the exported model use the EMA weights.
+    ``warmup``: use ``min(decay, (1 + t) / (10 + t))`` at the ``t``-th averaging step (the ``num_updates`` rule of
+    TensorFlow's ``ExponentialMovingAverage``), so that early EMA weights and batch-norm statistics are not
+    dominated by the initial values (with 0.999 they would still weigh 37 % after 1000 steps)."""
 
     decay: float = 0.0
     start: int = 0
+    warmup: bool = True
 
 
 @dataclass
