@@ -94,6 +94,7 @@ def card(name: str, recipe: Path, run: Path, d: dict, train: dict, res: dict, fi
 | STFT | n_fft {cfg.n_fft}, window {cfg.win_length} ({cfg.window}), hop {cfg.hop_length}, centred {cfg.center} |
 | causal | {'yes' if d['causal'] else 'no'} |
 | latency | {lat} |
+| objective | {objective(RECIPE)} |
 | recipe | `{recipe}`: `CSPEC_DATA=../shared/data cspec train {recipe}` |
 | data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with recorded, shaped, coloured and babble noise (see the recipe); about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {MACHINE}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
@@ -136,6 +137,16 @@ def onnx_line(name: str, res: dict) -> str:
             f"{o['rtf']:.4f}, PESQ-WB {o.get('dev', {}).get('pesq_wb', float('nan')):.3f}")
 
 
+def objective(recipe: dict) -> str:
+    """The loss terms and weights of a recipe, and its discriminator."""
+    text = " + ".join(f"{w:g} x `{k}`" for k, w in recipe["loss"]["weights"].items())
+    disc = recipe.get("discriminator")
+    if disc:
+        text += f" + {disc.get('weight', 0.05):g} x MetricGAN generator loss (discriminator predicting PESQ-WB)"
+    return text
+
+
+RECIPE: dict = {}
 BATCH_SECONDS: dict = {}
 MACHINE = ""
 
@@ -170,6 +181,7 @@ def main(argv=None) -> int:
             shutil.rmtree(dst)
         os.replace(tmp, dst)
     recipe = yaml.safe_load(args.recipe.read_text())
+    RECIPE.update(recipe)
     rel = args.recipe.resolve().relative_to(ROOT) if args.recipe.resolve().is_relative_to(ROOT) else args.recipe
     BATCH_SECONDS[str(rel)] = recipe["data"]["batch_size"] * recipe["data"]["train"]["seconds"]
     weights = (dst / "model.safetensors").read_bytes()
