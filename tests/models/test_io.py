@@ -87,3 +87,16 @@ def test_mismatched_weights_and_bad_config_are_config_errors(tmp_path):
         load(folder)
     with pytest.raises(ConfigError, match="give a folder"):
         save(build("gtcrn"), tmp_path / "x.safetensors")
+
+
+def test_saved_files_get_the_umask_rights(tmp_path):
+    # like a plain open(): 0o666 minus the umask (safetensors alone would leave 0600)
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        folder = save(build("gtcrn", channels=4, hidden=4, n_dprnn=1), tmp_path / "m")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((folder / "model.safetensors").stat().st_mode) == 0o644

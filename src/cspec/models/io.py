@@ -88,6 +88,9 @@ def save(model: SpeechModel, path: str | os.PathLike, state_dict: dict | None = 
         raise ConfigError(f"the config of model '{model.registry_name}' is not JSON-serialisable: {exc}") from None
     tmp = folder / f".{WEIGHTS_NAME}.tmp{os.getpid()}"
     save_file(tensors, str(tmp), metadata={"format": "pt", "name": model.registry_name})
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # safetensors writes 0600; give the rights a plain open() would
     os.replace(tmp, folder / WEIGHTS_NAME)
     atomic_write_text(folder / CONFIG_NAME, config_text + "\n")
     return folder
