@@ -69,8 +69,10 @@ def describe(folder: Path) -> dict:
     return d
 
 
-def card(name: str, recipe: Path, run: Path, d: dict, train: dict, res: dict, files: dict, init: str = "",
+def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, res: dict, files: dict,
          note: str = "") -> str:
+    """The card's markdown. ``recipe``: its path as committed; ``spec``: its content; ``host``: the machine."""
+    init = (spec.get("model") or {}).get("init") or ""
     me, noisy = res[f"cspec {name}"], res["noisy"]
     dev, real = me.get("dev", {}), me.get("real", {})
     ndev, nreal = noisy.get("dev", {}), noisy.get("real", {})
@@ -81,7 +83,7 @@ def card(name: str, recipe: Path, run: Path, d: dict, train: dict, res: dict, fi
     lat = (f"{d['lookahead_ms']:.1f} ms look-ahead (`model.lookahead()`); `cspec.infer.Stream` latency "
            f"{d['stream_latency_ms']:.1f} ms" if d["causal"] and not isinstance(d.get("stream_latency_ms"), str)
            else "offline (non-causal): the whole chunk (10 s by default) is needed before output")
-    hours = train.get("steps", 0) * BATCH_SECONDS.get(str(recipe), 0) / 3600
+    hours = train.get("steps", 0) * spec["data"]["batch_size"] * spec["data"]["train"]["seconds"] / 3600
     wall = train.get("wall_s")
     return f"""# cspec pretrained model `{name}`
 
@@ -94,17 +96,17 @@ def card(name: str, recipe: Path, run: Path, d: dict, train: dict, res: dict, fi
 | STFT | n_fft {cfg.n_fft}, window {cfg.win_length} ({cfg.window}), hop {cfg.hop_length}, centred {cfg.center} |
 | causal | {'yes' if d['causal'] else 'no'} |
 | latency | {lat} |
-| objective | {objective(RECIPE)} |
+| objective | {objective(spec)} |
 | recipe | `{recipe}`: `CSPEC_DATA=../shared/data cspec train {recipe}` |
 | data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with recorded, shaped, coloured and babble noise (see the recipe); about {hours:.1f} h of mixtures seen |
-| training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {MACHINE}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
+| training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
 | weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json` |
 | licence | weights MIT (as cspec); trained on the shared pool (CC-BY-4.0, CC-BY-SA-4.0, public domain, GPL/LGPL speech and noise: see `$CSPEC_DATA/README.md`) |
 
 ## Measured
 
-Command: `.venv/bin/python benchmarks/model_card.py --name {name} --run RUN --recipe {recipe}` ({datetime.now():%Y-%m-%d %H:%M}, {MACHINE}).
+Command: `.venv/bin/python benchmarks/model_card.py --name {name} --run RUN --recipe {recipe}` ({datetime.now():%Y-%m-%d %H:%M}, {host}).
 
 {me['n_dev']} pairs of `$CSPEC_DATA/dev_pairs` (DNS-Challenge synthetic, VoiceBank+DEMAND p287, babble), scored by `cspec.metrics`:
 
@@ -146,13 +148,9 @@ def objective(recipe: dict) -> str:
     return text
 
 
-RECIPE: dict = {}
-BATCH_SECONDS: dict = {}
-MACHINE = ""
 
 
 def main(argv=None) -> int:
-    global MACHINE
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--name", required=True, help="bundled name (folder under src/cspec/pretrained)")
     p.add_argument("--run", type=Path, required=True, help="the training run folder")
@@ -166,7 +164,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from _results import machine
 
-    MACHINE = machine().split(", torch")[0]
+    host = machine().split(", torch")[0]
     dst = PRETRAINED / args.name
     if not args.skip_copy:
         src = args.model or args.run / "model"
@@ -181,9 +179,7 @@ def main(argv=None) -> int:
             shutil.rmtree(dst)
         os.replace(tmp, dst)
     recipe = yaml.safe_load(args.recipe.read_text())
-    RECIPE.update(recipe)
     rel = args.recipe.resolve().relative_to(ROOT) if args.recipe.resolve().is_relative_to(ROOT) else args.recipe
-    BATCH_SECONDS[str(rel)] = recipe["data"]["batch_size"] * recipe["data"]["train"]["seconds"]
     weights = (dst / "model.safetensors").read_bytes()
     files = {"size": len(weights), "sha256": hashlib.sha256(weights).hexdigest(),
              "real": sorted((DATA / "dev_noisy_real").glob("*"))}
@@ -201,8 +197,7 @@ def main(argv=None) -> int:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "enhance.py"), "--peers", "", "--real",
                         "--cspec", f"{args.name}={dst}", *extra, "--json", str(out)], check=True)
         res = json.loads(out.read_text())
-    init = (recipe.get("model") or {}).get("init") or ""
-    text = card(args.name, rel, args.run, d, training_info(args.run), res, files, init, args.note)
+    text = card(args.name, rel, recipe, host, d, training_info(args.run), res, files, args.note)
     (dst / "MODEL_CARD.md").write_text(text)
     print(text)
     return 0
