@@ -244,12 +244,9 @@ def fmt(v, spec: str) -> str:
 
 def table(results: dict, scored: list, files: list, args) -> tuple[str, str]:
     """The markdown table and the list of NaN reasons."""
-    import numpy as np
-    values, why, bad = {}, {label: Counter() for label in results}, Counter()
+    why, bad = {label: Counter() for label in results}, Counter()
     for (label, subset, _), vals, reasons in scored:
         bad[label] += any(v != v for v in vals.values())
-        for m, v in vals.items():
-            values.setdefault((label, subset, m), []).append(v)
         for r in set(reasons.values()):
             why[label][f"{', '.join(m for m in reasons if reasons[m] == r)}: {r}"] += 1
     for label, res in results.items():
@@ -258,19 +255,16 @@ def table(results: dict, scored: list, files: list, args) -> tuple[str, str]:
         if "fatal" in res:
             why[label][f"not run: {res['fatal']}"] += 1
 
-    def mean(label, subset, m):
-        v = np.array(values.get((label, subset, m), []), dtype=float)
-        return float(np.nanmean(v)) if np.isfinite(v).any() else None
-
+    avg = means(scored)
+    mean = lambda label, subset, m: avg.get((label, subset, m))  # noqa: E731
     out = ("| system | PESQ-WB | STOI | SI-SDR (dB) | OVRL | SIG | BAK |" + (" real OVRL |" if args.real else "") +
            " RTF | peak RSS (MB) | Δ RSS (MB) | lag (ms) | NaN clips |\n|---|" + "---:|" * (11 + args.real) + "\n")
     for label, res in results.items():
         specs = (".3f", ".3f", ".2f", ".3f", ".3f", ".3f")
         cells = [fmt(mean(label, "dev", m), f) for m, f in zip(DEV_METRICS, specs)]
         cells += [fmt(mean(label, "real", "dnsmos_ovrl"), ".3f")] if args.real else []
-        sec, dur = res.get("seconds", {}).get("dev"), res.get("audio_s", {}).get("dev")
         base, peak = res.get("rss_base_mb"), res.get("rss_peak_mb")
-        cells += [fmt(sec / dur if sec is not None and dur else None, ".4f"), fmt(peak, ".0f"),
+        cells += [fmt(rtf(res), ".4f"), fmt(peak, ".0f"),
                   fmt(None if peak is None else peak - base, ".0f"), fmt(res.get("lag_ms"), ".1f"),
                   str(len(files) if "fatal" in res else bad[label] + len(res.get("errors", {})))]
         out += f"| {label} | " + " | ".join(cells) + " |\n"
@@ -279,20 +273,29 @@ def table(results: dict, scored: list, files: list, args) -> tuple[str, str]:
     return out, notes
 
 
-def summary(results: dict, scored: list, n_dev: int) -> dict:
-    """``{system: {"dev": {metric: mean}, "real": {...}, "rtf", "rss_peak_mb", "lag_ms", "n_dev"}}``."""
+def means(scored: list) -> dict:
+    """``{(system, subset, metric): mean}`` over the clips, NaN left out (``None`` where every clip is NaN)."""
     import numpy as np
     values: dict = {}
     for (label, subset, _), vals, _ in scored:
         for m, v in vals.items():
-            values.setdefault(label, {}).setdefault(subset, {}).setdefault(m, []).append(v)
-    out = {}
-    for label, res in results.items():
-        sec, dur = res.get("seconds", {}).get("dev"), res.get("audio_s", {}).get("dev")
-        out[label] = {subset: {m: float(np.nanmean(v)) for m, v in ms.items()}
-                      for subset, ms in values.get(label, {}).items()}
-        out[label].update(rtf=sec / dur if sec is not None and dur else None, rss_peak_mb=res.get("rss_peak_mb"),
-                          lag_ms=res.get("lag_ms"), n_dev=n_dev)
+            values.setdefault((label, subset, m), []).append(v)
+    return {k: float(np.nanmean(v)) if np.isfinite(v).any() else None
+            for k, v in ((k, np.array(v, dtype=float)) for k, v in values.items())}
+
+
+def rtf(res: dict) -> float | None:
+    """Enhancement seconds per second of dev audio of one system's result."""
+    sec, dur = res.get("seconds", {}).get("dev"), res.get("audio_s", {}).get("dev")
+    return sec / dur if sec is not None and dur else None
+
+
+def summary(results: dict, scored: list, n_dev: int) -> dict:
+    """``{system: {"dev": {metric: mean}, "real": {...}, "rtf", "rss_peak_mb", "lag_ms", "n_dev"}}``."""
+    out = {label: {"rtf": rtf(res), "rss_peak_mb": res.get("rss_peak_mb"), "lag_ms": res.get("lag_ms"),
+                   "n_dev": n_dev} for label, res in results.items()}
+    for (label, subset, m), v in means(scored).items():
+        out[label].setdefault(subset, {})[m] = float("nan") if v is None else v
     return out
 
 

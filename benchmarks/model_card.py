@@ -46,10 +46,7 @@ def training_info(run: Path) -> dict:
 
 def describe(folder: Path) -> dict:
     """Parameters, MACs per second, causality and latency of a model folder."""
-    import torch
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from models import macs_per_second
+    from models import macs_per_second  # benchmarks/models.py (main puts benchmarks/ on the path)
 
     from cspec.infer import Stream
     from cspec.models import load
@@ -65,7 +62,6 @@ def describe(folder: Path) -> dict:
         except Exception as exc:  # noqa: BLE001 - a model without a streaming path
             d["stream_latency_ms"] = f"not streamable: {exc}"
     d["doc"] = (type(model).__doc__ or "").strip().splitlines()[0]
-    torch.set_num_threads(1)
     return d
 
 

@@ -125,10 +125,11 @@ class DCCRN(SpeechModel):
         yr, yi = self.dense.forward_pair(yr, yi)
         return tuple(z.reshape(b, t, c, f).permute(0, 2, 3, 1) for z in (yr, yi))
 
-    def forward(self, wave: torch.Tensor) -> dict:
-        wave = self._check_input(wave)
-        Y = stft(wave, self.stft_config)  # (B, 257, T)
-        x = (Y.real[:, None, 1:], Y.imag[:, None, 1:])
+    def raw_mask_pair(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real and imaginary parts ``(B, 257, frames)`` of the unbounded mask: the complex U-Net and recurrent
+        stage on the bins above DC (the DC bin's mask is 0), on real pairs; shared by :meth:`forward` and the
+        streaming/ONNX path. ``mask`` says how it is applied."""
+        x = (re[:, None, 1:], im[:, None, 1:])
         skips = []
         for enc in self.encoders:
             x = enc.forward_pair(*x)
@@ -136,7 +137,12 @@ class DCCRN(SpeechModel):
         x = self._recurrent(*x)
         for dec in self.decoders:
             x = dec.forward_pair(*cat_pairs(x, skips.pop()))
-        raw = torch.complex(F.pad(x[0][:, 0], (0, 0, 1, 0)), F.pad(x[1][:, 0], (0, 0, 1, 0)))
+        return F.pad(x[0][:, 0], (0, 0, 1, 0)), F.pad(x[1][:, 0], (0, 0, 1, 0))
+
+    def forward(self, wave: torch.Tensor) -> dict:
+        wave = self._check_input(wave)
+        Y = stft(wave, self.stft_config)  # (B, 257, T)
+        raw = torch.complex(*self.raw_mask_pair(Y.real, Y.imag))
         if self.mask == "E":
             mask = bounded_mask(raw, "BDT")
             spec = apply_mask(Y, mask)

@@ -33,7 +33,6 @@ from cspec.errors import ConfigError
 from cspec.models.base import SpeechModel, register
 from cspec.models.blocks.crn_common import causal_istft, causal_stft, exact_lookahead
 from cspec.models.crn import CRN_STFT, encoder_sizes
-from cspec.spectral.features import from_real_imag, to_real_imag
 
 __all__ = ["GCRN", "GatedConv", "GroupedLSTM"]
 
@@ -125,9 +124,10 @@ class GCRN(SpeechModel):
     def lookahead(self) -> int:
         return exact_lookahead(self.stft_config)
 
-    def estimate(self, spec: torch.Tensor) -> torch.Tensor:
-        """Clean complex spectrum ``(B, freq, frames)`` from the noisy one (the network of Fig. 4)."""
-        x = to_real_imag(spec, dim=1).transpose(2, 3)  # (B, 2, T, F)
+    def estimate_pair(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real and imaginary parts ``(B, freq, frames)`` of the clean spectrum from those of the noisy one (the
+        network of Fig. 4 on real tensors, shared by :meth:`estimate` and the streaming/ONNX path)."""
+        x = torch.stack([re, im], dim=1).transpose(2, 3)  # (B, 2, T, F)
         skips = []
         for conv, norm in self.encoder:
             x = F.elu(norm(conv(x)))
@@ -143,8 +143,12 @@ class GCRN(SpeechModel):
                 if i < len(layers) - 1:
                     y = torch.cat([y, skips[-2 - i]], dim=1)
                 y = F.elu(y)
-            parts.append(head(y.squeeze(1)))  # (B, T, F)
-        return from_real_imag(torch.stack(parts, dim=1).transpose(2, 3), dim=1)
+            parts.append(head(y.squeeze(1)).transpose(1, 2))  # (B, F, T)
+        return parts[0], parts[1]
+
+    def estimate(self, spec: torch.Tensor) -> torch.Tensor:
+        """Clean complex spectrum ``(B, freq, frames)`` from the noisy one."""
+        return torch.complex(*self.estimate_pair(spec.real, spec.imag))
 
     def forward(self, wave: torch.Tensor) -> dict:
         wave = self._check_input(wave)

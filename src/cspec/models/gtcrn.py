@@ -107,20 +107,25 @@ class GTCRN(SpeechModel):
         """Trainable parameters plus the fixed ERB matrices (the count of the authors' repository, 48.2 k)."""
         return self.n_parameters() + 2 * self.erb.fb.numel()
 
-    def estimate_mask(self, spec: torch.Tensor) -> torch.Tensor:
-        """Complex ratio mask ``(B, 257, frames)`` from the noisy spectrum ``(B, 257, frames)``."""
-        re, im = spec.real.transpose(1, 2), spec.imag.transpose(1, 2)  # (B, T, F)
-        mag = torch.sqrt(re.square() + im.square() + 1e-12)
-        x = self.sfe(self.erb.bm(torch.stack([mag, re, im], dim=1)))  # (B, 9, T, 129)
+    def mask_pair(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real and imaginary parts ``(B, 257, frames)`` of the complex ratio mask, from those of the noisy
+        spectrum: the network on real tensors, shared by :meth:`estimate_mask` and the streaming/ONNX path."""
+        r, i = re.transpose(1, 2), im.transpose(1, 2)  # (B, T, F)
+        mag = torch.sqrt(r.square() + i.square() + 1e-12)
+        x = self.sfe(self.erb.bm(torch.stack([mag, r, i], dim=1)))  # (B, 9, T, 129)
         skips = []
         for layer in self.encoder:
             x = layer(x)
             skips.append(x)
         x = self.dprnn(x)
-        for i, layer in enumerate(self.decoder):
-            x = layer(x + skips[-1 - i])
+        for k, layer in enumerate(self.decoder):
+            x = layer(x + skips[-1 - k])
         m = self.erb.bs(x)  # (B, 2, T, 257)
-        return torch.complex(m[:, 0], m[:, 1]).transpose(1, 2)
+        return m[:, 0].transpose(1, 2), m[:, 1].transpose(1, 2)
+
+    def estimate_mask(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex ratio mask ``(B, 257, frames)`` from the noisy spectrum ``(B, 257, frames)``."""
+        return torch.complex(*self.mask_pair(spec.real, spec.imag))
 
     def forward(self, wave: torch.Tensor) -> dict:
         wave = self._check_input(wave)

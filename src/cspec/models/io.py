@@ -63,13 +63,34 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def atomic_save_tensors(tensors: dict, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Write ``tensors`` as a safetensors file at ``path`` through a temporary file and a rename, with the rights
+    a plain ``open()`` would give (``0o666`` minus the umask; safetensors alone leaves ``0600``)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    save_file(tensors, str(tmp), metadata=metadata)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, path)
+    return path
+
+
+def read_json(path: Path):
+    """The JSON document in ``path``; a file that is not JSON raises :class:`ConfigError` naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+
+
 def save(model: SpeechModel, path: str | os.PathLike, state_dict: dict | None = None) -> Path:
     """Write ``model`` to the folder ``path`` (created if needed): ``model.safetensors`` and ``config.json``.
 
     ``state_dict`` replaces the model's own weights (e.g. the EMA weights of a training run). Returns the folder.
     """
-    from safetensors.torch import save_file
-
     from cspec import __version__
 
     if not isinstance(model, SpeechModel) or not getattr(model, "registry_name", None):
@@ -86,12 +107,7 @@ def save(model: SpeechModel, path: str | os.PathLike, state_dict: dict | None = 
         config_text = json.dumps(meta, indent=2, sort_keys=True)
     except TypeError as exc:
         raise ConfigError(f"the config of model '{model.registry_name}' is not JSON-serialisable: {exc}") from None
-    tmp = folder / f".{WEIGHTS_NAME}.tmp{os.getpid()}"
-    save_file(tensors, str(tmp), metadata={"format": "pt", "name": model.registry_name})
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # safetensors writes 0600; give the rights a plain open() would
-    os.replace(tmp, folder / WEIGHTS_NAME)
+    atomic_save_tensors(tensors, folder / WEIGHTS_NAME, {"format": "pt", "name": model.registry_name})
     atomic_write_text(folder / CONFIG_NAME, config_text + "\n")
     return folder
 
@@ -102,10 +118,7 @@ def read_config(path: str | os.PathLike) -> dict:
     file = file / CONFIG_NAME if file.is_dir() else file.with_name(CONFIG_NAME)
     if not file.is_file():
         raise ConfigError(f"{file}: no such file; a cspec model folder holds {WEIGHTS_NAME} and {CONFIG_NAME}")
-    try:
-        meta = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
+    meta = read_json(file)
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not isinstance(meta.get("config"), dict):
         raise ConfigError(f"{file}: expected an object with 'name' (a model name) and 'config' (its options)")
     return meta

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from cspec.errors import ConfigError
-from cspec.models.io import atomic_write_text, check_safetensors
+from cspec.models.io import atomic_save_tensors, atomic_write_text, check_safetensors, read_json
 
 __all__ = ["split_state", "join_state", "write_state", "read_state"]
 
@@ -74,13 +74,9 @@ def _key(k):
 
 def write_state(folder: str | os.PathLike, name: str, state) -> None:
     """Write ``state`` as ``folder/name.json`` and ``folder/name.safetensors`` (through temporary files)."""
-    from safetensors.torch import save_file
-
     folder = Path(folder)
     skeleton, tensors = split_state(state)
-    tmp = folder / f".{name}.safetensors.tmp{os.getpid()}"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, folder / f"{name}.safetensors")
+    atomic_save_tensors(tensors, folder / f"{name}.safetensors")
     atomic_write_text(folder / f"{name}.json", json.dumps(skeleton, indent=1) + "\n")
 
 
@@ -92,9 +88,6 @@ def read_state(folder: str | os.PathLike, name: str, device: str = "cpu"):
     meta = folder / f"{name}.json"
     if not meta.is_file():
         raise ConfigError(f"{meta}: missing; is {folder} a cspec training checkpoint?")
-    try:
-        skeleton = json.loads(meta.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{meta}: not valid JSON ({exc})") from None
+    skeleton = read_json(meta)
     tensors = load_file(str(check_safetensors(folder / f"{name}.safetensors")), device=device)
     return join_state(skeleton, tensors)
