@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from cspec.data import DataError, babble, coloured_noise
+from cspec.data import DataError, babble, change_speed, coloured_noise
 
 
 @pytest.mark.parametrize("colour,beta", [("white", 0.0), ("pink", 1.0), ("brown", 2.0), ("blue", -1.0)])
@@ -95,3 +95,23 @@ def test_shaped_noise_is_amplitude_modulated():
     flat = shaped_noise(64000, np.random.default_rng(2), max_depth=0.0)
     spreads = [frame_rms_spread(shaped_noise(64000, np.random.default_rng(s), max_depth=0.9)) for s in range(6)]
     assert frame_rms_spread(flat) < 0.15 < max(spreads)
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.8, 1.5, 2.0])
+def test_change_speed_moves_a_tone_and_shortens_by_the_factor(factor):
+    sr, n = 16000, 16000
+    x = np.sin(2 * np.pi * 1000.0 * np.arange(n) / sr)
+    y = change_speed(x, factor)
+    assert len(y) == round(n / factor)
+    f, p = welch(y[200:-200], sr, nperseg=4096)
+    assert f[np.argmax(p)] == pytest.approx(1000.0 * factor, abs=sr / 4096)
+    # the tone keeps its amplitude (RMS 1/sqrt(2)) away from the resampler's edges
+    assert np.sqrt(np.mean(y[200:-200] ** 2)) == pytest.approx(np.sqrt(0.5), rel=0.01)
+
+
+def test_change_speed_identity_and_range():
+    x = np.random.default_rng(0).standard_normal(100)
+    y = change_speed(x, 1.0)
+    assert np.array_equal(x, y) and y is not x
+    with pytest.raises(DataError, match="factor"):
+        change_speed(x, 0.0)

@@ -22,7 +22,7 @@ def enh(manifest, seed=0, **cfg):
 
 
 def test_same_seed_same_items_bitwise_in_any_order(manifest):
-    cfg = dict(p_reverb=0.5, p_bandlimit=0.5, p_eq=0.5, rt60=(0.2, 0.4),
+    cfg = dict(p_reverb=0.5, p_bandlimit=0.5, p_eq=0.5, p_noise_speed=0.5, p_noise_mix=0.5, rt60=(0.2, 0.4),
                noise_types={"file": 1, "coloured": 1, "babble": 1, "shaped": 1})
     a, b = enh(manifest, 7, **cfg), enh(manifest, 7, **cfg)
     order = [5, 2, 9, 0]
@@ -65,6 +65,23 @@ def test_equalised_and_shaped_mixtures_keep_their_snr_and_level(manifest):
         assert float(10 * np.log10(np.mean(tgt.numpy() ** 2))) == pytest.approx(it["level_db"], abs=0.01)
         kinds.add(it["noise_type"])
     assert kinds == {"shaped", "file"}
+
+
+def test_sped_up_and_summed_noises_keep_snr_and_level_and_say_what_was_drawn(manifest):
+    ds = enh(manifest, 4, p_noise_speed=1.0, noise_speed=(0.5, 2.0), p_noise_mix=1.0,
+             noise_types={"shaped": 1.0, "file": 1.0, "coloured": 1.0})
+    factors = []
+    for i in range(8):
+        it = ds[i]
+        mix, tgt = it["mixture"].double(), it["targets"][0].double()
+        assert db(tgt) - db(mix - tgt) == pytest.approx(it["snr_db"], abs=0.1)
+        assert float(10 * np.log10(np.mean(tgt.numpy() ** 2))) == pytest.approx(it["level_db"], abs=0.01)
+        parts = it["noise_type"].split("+")  # e.g. "file@x1.32+shaped@x0.61"
+        assert len(parts) == 2 and all("@x" in p for p in parts)
+        factors += [float(p.split("@x")[1]) for p in parts]
+    assert all(0.5 <= f <= 2.0 for f in factors) and min(factors) < 0.9 and max(factors) > 1.1
+    plain = enh(manifest, 4, noise_types={"file": 1.0})[0]["noise_type"]
+    assert "@x" not in plain and "+" not in plain
 
 
 def test_reverberant_snr_is_relative_to_the_reverberant_speech(manifest):
@@ -131,6 +148,10 @@ def test_configuration_errors(manifest):
         SimConfig(snr=(10.0, 0.0))
     with pytest.raises(DataError, match="noise_types"):
         SimConfig(noise_types={"rain": 1.0})
+    with pytest.raises(DataError, match="noise_speed"):
+        SimConfig(noise_speed=(0.0, 2.0))
+    with pytest.raises(DataError, match="probabilities"):
+        SimConfig(p_noise_mix=1.5)
     with pytest.raises(DataError, match="n_src"):
         SimulatedSeparationDataset(manifest, n_src=1, seconds=0.5)
     with pytest.raises(DataError, match="non-negative"):

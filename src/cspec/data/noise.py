@@ -22,6 +22,11 @@ approach to real-time full-band speech enhancement" (RNNoise), Sec. 4: speech an
 independently by ``H(z) = (1 + r1 z^-1 + r2 z^-2) / (1 + r3 z^-1 + r4 z^-2)`` with every ``r_i`` uniform in
 ``[-3/8, 3/8]``, so that the model does not learn one microphone's or one room's frequency response. With
 ``|r_i| <= 3/8`` both poles lie inside the unit circle (``|z| <= 0.83``), so the filter is always stable.
+
+Speed change (:func:`change_speed`): the signal played ``factor`` times faster, so that every frequency is
+multiplied by ``factor`` and the duration divided by it, by resampling (soxr) without changing the rate, the
+speed perturbation of Ko et al. (2015), "Audio augmentation for speech recognition", applied here to noise:
+a small pool of recorded noise is shifted up and down the spectrum.
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import soxr
 from scipy.signal import lfilter
 
 from cspec.errors import DataError
 
-__all__ = ["COLOURS", "coloured_noise", "babble", "unit_rms", "shaped_noise", "random_eq"]
+__all__ = ["COLOURS", "coloured_noise", "babble", "unit_rms", "shaped_noise", "random_eq", "change_speed"]
 
 #: Spectral exponents ``beta`` of the named colours (PSD ~ 1/f**beta).
 COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "red": 2.0, "blue": -1.0, "violet": -2.0}
@@ -117,3 +123,16 @@ def random_eq(x: np.ndarray, rng: np.random.Generator, r: float = 0.375) -> np.n
         raise DataError(f"random_eq: r must lie in [0, 0.375] (stability), got {r}")
     r1, r2, r3, r4 = rng.uniform(-r, r, 4)
     return lfilter([1.0, r1, r2], [1.0, r3, r4], np.asarray(x, dtype=np.float64))
+
+
+def change_speed(x: np.ndarray, factor: float) -> np.ndarray:
+    """``x`` played ``factor`` times faster: ``round(len(x) / factor)`` samples, every frequency times ``factor``
+    (soxr resampling of the samples as if their rate were ``factor`` times the output rate)."""
+    if not 0.1 <= factor <= 10.0:
+        raise DataError(f"change_speed: factor must lie in [0.1, 10], got {factor}")
+    x = np.asarray(x, dtype=np.float64)
+    if factor == 1.0:
+        return x.copy()
+    n_out = max(1, int(round(len(x) / factor)))
+    y = soxr.resample(x, 1000.0 * factor, 1000.0, quality="HQ")
+    return y[:n_out] if len(y) >= n_out else np.pad(y, (0, n_out - len(y)))

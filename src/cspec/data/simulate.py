@@ -9,7 +9,9 @@ Enhancement (:func:`simulate_enhancement`), the recipe of the DNS Challenge synt
 uniformly in dB, where ``SNR = 10 log10(|speech|^2 / |noise|^2)`` over the whole segment and ``speech`` is the
 (reverberant) speech in the mixture. The noise is a crop/loop of a noise file, coloured noise, shaped noise or babble
 (:mod:`cspec.data.noise`); speech and noise are each optionally equalised by a random second-order
-filter (Valin, 2018, :func:`cspec.data.noise.random_eq`, probability ``p_eq``). Optionally the mixture is
+filter (Valin, 2018, :func:`cspec.data.noise.random_eq`, probability ``p_eq``); the noise is optionally sped
+up or slowed down (:func:`cspec.data.noise.change_speed`, probability ``p_noise_speed``, a factor drawn
+log-uniformly in ``noise_speed``) and optionally the sum of two draws (probability ``p_noise_mix``). Optionally the mixture is
 band-limited to a random bandwidth (resampled down to
 twice the bandwidth and back up with soxr), which makes the task include bandwidth extension; the inputs of
 audio super-resolution are made the same way (Kuleshov, Enam & Ermon, 2017, "Audio super resolution using
@@ -28,7 +30,7 @@ import numpy as np
 import torch
 
 from cspec.audio import resample
-from cspec.data.noise import babble, coloured_noise, random_eq, shaped_noise, unit_rms
+from cspec.data.noise import babble, change_speed, coloured_noise, random_eq, shaped_noise, unit_rms
 from cspec.data.pools import NoisePool, SpeechPool
 from cspec.data.reverb import direct_delay, reverberate, room_rirs, sample_room
 from cspec.errors import DataError
@@ -52,6 +54,10 @@ class SimConfig:
     colours: tuple[str, ...] = ("white", "pink", "brown")
     babble_talkers: tuple[int, int] = (3, 6)
     p_eq: float = 0.0
+    p_noise_speed: float = 0.0
+    noise_speed: tuple[float, float] = (0.5, 2.0)
+    p_noise_mix: float = 0.0
+    noise_mix_level: tuple[float, float] = (-10.0, 5.0)
     p_reverb: float = 0.0
     rt60: tuple[float, float] = (0.2, 0.8)
     reverb_target: str = "early"
@@ -62,10 +68,13 @@ class SimConfig:
     separation_snr: tuple[float, float] | None = None
 
     def __post_init__(self):
-        for name in ("snr", "level", "gap", "rt60", "relative_level", "babble_talkers"):
+        for name in ("snr", "level", "gap", "rt60", "relative_level", "babble_talkers", "noise_speed",
+                     "noise_mix_level"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise DataError(f"SimConfig.{name}: the range {lo} .. {hi} is reversed; give (low, high)")
+        if not 0.1 <= self.noise_speed[0] <= self.noise_speed[1] <= 10.0:
+            raise DataError(f"SimConfig.noise_speed: factors within 0.1 .. 10, got {self.noise_speed}")
         if self.level[1] > 0 or self.gap[0] < 0 or self.babble_talkers[0] < 2:
             raise DataError("SimConfig: level must be <= 0 dBFS, gap >= 0 s and babble_talkers >= 2")
         unknown = set(self.noise_types) - {"file", "coloured", "babble", "shaped"}
@@ -73,7 +82,7 @@ class SimConfig:
         if unknown or weights.size == 0 or np.any(weights < 0) or weights.sum() <= 0:
             raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble, shaped; "
                             f"got {self.noise_types}")
-        for p in (self.p_eq, self.p_reverb, self.p_bandlimit):
+        for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit):
             if not 0.0 <= p <= 1.0:
                 raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
 
@@ -124,6 +133,27 @@ def _utterance(speech: SpeechPool, speaker: str, n: int, rng, cfg: SimConfig) ->
 
 def _noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: SpeechPool,
            exclude: tuple[str, ...]) -> tuple[np.ndarray, str]:
+    """Noise of RMS 1: one draw, with probability ``p_noise_mix`` plus a second one at a level relative to
+    it drawn in ``noise_mix_level`` dB; each draw sped up or slowed down with probability ``p_noise_speed``."""
+    nz, kind = _speed_noise(n, rng, cfg, noise, speech, exclude)
+    if cfg.p_noise_mix > 0 and rng.random() < cfg.p_noise_mix:
+        other, kind2 = _speed_noise(n, rng, cfg, noise, speech, exclude)
+        nz = unit_rms(nz + other * 10 ** (rng.uniform(*cfg.noise_mix_level) / 20))
+        kind = f"{kind}+{kind2}"
+    return nz, kind
+
+
+def _speed_noise(n, rng, cfg: SimConfig, noise, speech, exclude) -> tuple[np.ndarray, str]:
+    if cfg.p_noise_speed <= 0 or rng.random() >= cfg.p_noise_speed:
+        return _one_noise(n, rng, cfg, noise, speech, exclude)
+    lo, hi = np.log(cfg.noise_speed)
+    factor = float(np.exp(rng.uniform(lo, hi)))
+    nz, kind = _one_noise(int(np.ceil(n * factor)) + 1, rng, cfg, noise, speech, exclude)
+    return unit_rms(change_speed(nz, factor)[:n]), f"{kind}@x{factor:.2f}"
+
+
+def _one_noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: SpeechPool,
+               exclude: tuple[str, ...]) -> tuple[np.ndarray, str]:
     kinds = [k for k, w in cfg.noise_types.items() if w > 0 and not (k == "file" and noise is None)]
     if not kinds:
         raise DataError("no noise type left: give a noise pool or allow 'coloured' / 'babble' noise")
