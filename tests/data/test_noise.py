@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from cspec.data import DataError, babble, change_speed, coloured_noise
+from cspec.data import DataError, babble, change_speed, coloured_noise, tonal_noise
 
 
 @pytest.mark.parametrize("colour,beta", [("white", 0.0), ("pink", 1.0), ("brown", 2.0), ("blue", -1.0)])
@@ -115,3 +115,18 @@ def test_change_speed_identity_and_range():
     assert np.array_equal(x, y) and y is not x
     with pytest.raises(DataError, match="factor"):
         change_speed(x, 0.0)
+
+
+def test_tonal_noise_is_unit_rms_seeded_and_tonal():
+    for seed in range(6):
+        x = tonal_noise(32000, np.random.default_rng(seed))
+        assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=1e-9)
+        assert np.array_equal(x, tonal_noise(32000, np.random.default_rng(seed)))
+        f, p = welch(x, 16000, nperseg=2048)
+        assert 10 * np.log10(p.max() / np.median(p)) > 12.0  # lines above the floor
+        assert 40.0 <= f[np.argmax(p)] <= 8000.0
+    # without a floor a single pure tone would be one line: the floor is there and below the tones
+    f, p = welch(tonal_noise(32000, np.random.default_rng(1), floor_db=(-200.0, -199.0)), 16000, nperseg=2048)
+    assert 10 * np.log10(p.max() / np.median(p)) > 60.0
+    with pytest.raises(DataError, match="tonal"):
+        tonal_noise(1, np.random.default_rng(0))

@@ -56,7 +56,7 @@ def test_snr_and_level_are_what_was_drawn(manifest):
 
 
 def test_equalised_and_shaped_mixtures_keep_their_snr_and_level(manifest):
-    ds = enh(manifest, 2, p_eq=1.0, noise_types={"shaped": 1.0, "file": 1.0})
+    ds = enh(manifest, 2, p_eq=1.0, noise_types={"shaped": 1.0, "file": 1.0, "tonal": 1.0})
     kinds = set()
     for i in range(8):
         it = ds[i]
@@ -64,7 +64,7 @@ def test_equalised_and_shaped_mixtures_keep_their_snr_and_level(manifest):
         assert db(tgt) - db(mix - tgt) == pytest.approx(it["snr_db"], abs=0.1)
         assert float(10 * np.log10(np.mean(tgt.numpy() ** 2))) == pytest.approx(it["level_db"], abs=0.01)
         kinds.add(it["noise_type"])
-    assert kinds == {"shaped", "file"}
+    assert kinds == {"shaped", "file", "tonal"}
 
 
 def test_sped_up_and_summed_noises_keep_snr_and_level_and_say_what_was_drawn(manifest):

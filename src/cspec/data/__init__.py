@@ -12,7 +12,7 @@ from cspec.data.corpora import Example, dns_challenge, librimix, paired_folders,
 from cspec.data.datasets import (PairedDataset, SimulatedDataset, SimulatedEnhancementDataset,
                                  SimulatedSeparationDataset, subset_items)
 from cspec.data.manifest import PoolItem, read_manifest, read_pool, write_manifest
-from cspec.data.noise import babble, change_speed, coloured_noise, random_eq, shaped_noise
+from cspec.data.noise import babble, change_speed, coloured_noise, random_eq, shaped_noise, tonal_noise
 from cspec.data.pools import NoisePool, SpeechPool
 from cspec.data.reverb import Room, reverberate, room_rirs, sample_room
 from cspec.data.simulate import SimConfig, band_limit, rng_for, simulate_enhancement, simulate_separation
@@ -22,7 +22,7 @@ __all__ = [
     "Example", "voicebank_demand", "dns_challenge", "librimix", "wsj0mix", "paired_folders",
     "read_manifest", "write_manifest", "read_pool", "PoolItem",
     "SimConfig", "rng_for", "band_limit", "simulate_enhancement", "simulate_separation",
-    "coloured_noise", "babble", "shaped_noise", "random_eq", "change_speed", "Room", "sample_room", "room_rirs", "reverberate", "SpeechPool", "NoisePool",
+    "coloured_noise", "babble", "shaped_noise", "random_eq", "change_speed", "tonal_noise", "Room", "sample_room", "room_rirs", "reverberate", "SpeechPool", "NoisePool",
     "SimulatedDataset", "SimulatedEnhancementDataset", "SimulatedSeparationDataset", "PairedDataset",
     "subset_items", "DataError",
 ]

@@ -23,6 +23,10 @@ independently by ``H(z) = (1 + r1 z^-1 + r2 z^-2) / (1 + r3 z^-1 + r4 z^-2)`` wi
 ``[-3/8, 3/8]``, so that the model does not learn one microphone's or one room's frequency response. With
 ``|r_i| <= 3/8`` both poles lie inside the unit circle (``|z| <= 0.83``), so the filter is always stable.
 
+Tonal noise (:func:`tonal_noise`): stationary or slowly drifting tones and harmonic complexes (hum, whine,
+fans, engines, alarms) over a shaped noise floor, the narrow-band noises that recorded pools of a few minutes
+miss and that the DNS Challenge test sets contain.
+
 Speed change (:func:`change_speed`): the signal played ``factor`` times faster, so that every frequency is
 multiplied by ``factor`` and the duration divided by it, by resampling (soxr) without changing the rate, the
 speed perturbation of Ko et al. (2015), "Audio augmentation for speech recognition", applied here to noise:
@@ -39,7 +43,7 @@ from scipy.signal import lfilter
 
 from cspec.errors import DataError
 
-__all__ = ["COLOURS", "coloured_noise", "babble", "unit_rms", "shaped_noise", "random_eq", "change_speed"]
+__all__ = ["COLOURS", "coloured_noise", "babble", "unit_rms", "shaped_noise", "random_eq", "change_speed", "tonal_noise"]
 
 #: Spectral exponents ``beta`` of the named colours (PSD ~ 1/f**beta).
 COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "red": 2.0, "blue": -1.0, "violet": -2.0}
@@ -136,3 +140,47 @@ def change_speed(x: np.ndarray, factor: float) -> np.ndarray:
     n_out = max(1, int(round(len(x) / factor)))
     y = soxr.resample(x, 1000.0 * factor, 1000.0, quality="HQ")
     return y[:n_out] if len(y) >= n_out else np.pad(y, (0, n_out - len(y)))
+
+
+def _slow_walk(n: int, rng: np.random.Generator, sr: int, rate: float) -> np.ndarray:
+    """A random walk with ``rate`` knots per second, linearly interpolated to ``n`` samples, scaled to [-1, 1]."""
+    n_knots = max(2, int(np.ceil(n / sr * rate)) + 1)
+    walk = np.cumsum(rng.standard_normal(n_knots))
+    span = np.ptp(walk)
+    walk = (2.0 * (walk - walk.min()) / span - 1.0) if span > 0 else np.zeros(n_knots)
+    return np.interp(np.linspace(0, n_knots - 1, n), np.arange(n_knots), walk)
+
+
+def tonal_noise(n: int, rng: np.random.Generator, sr: int = 16000, max_tones: int = 4,
+                floor_db: tuple[float, float] = (-30.0, 0.0)) -> np.ndarray:
+    """``n`` samples (float64, RMS 1) of 1 .. ``max_tones`` tones over a noise floor.
+
+    Each tone has a fundamental log-uniform in 50 .. 4000 Hz and is a pure tone or (half of the time) a
+    harmonic complex of 2 .. 12 partials falling by 0 .. 12 dB per partial (partials above ``sr / 2`` are left
+    out); its frequency drifts by up to 5 % along a slow random walk and glides by up to +-30 % over the
+    segment; its level is uniform in -10 .. 0 dB. The floor is :func:`shaped_noise` at ``floor_db`` relative to
+    the tones.
+    """
+    if n < 2 or max_tones < 1:
+        raise DataError(f"tonal noise needs n >= 2 samples and max_tones >= 1, got {n}, {max_tones}")
+    t = np.arange(n) / sr
+    tones = np.zeros(n)
+    for _ in range(int(rng.integers(1, max_tones + 1))):
+        f0 = float(np.exp(rng.uniform(np.log(50.0), np.log(4000.0))))
+        drift = rng.uniform(0.0, 0.05) * _slow_walk(n, rng, sr, rng.uniform(0.5, 4.0))
+        glide = rng.uniform(-0.3, 0.3) * t / max(t[-1], 1.0 / sr)
+        freq = f0 * np.exp(drift + glide)
+        phase = 2.0 * np.pi * np.cumsum(freq) / sr
+        partials = 1 if rng.random() < 0.5 else int(rng.integers(2, 13))
+        fall = rng.uniform(0.0, 12.0)
+        tone = np.zeros(n)
+        for h in range(1, partials + 1):
+            if h * freq.max() >= sr / 2:
+                break
+            tone += 10.0 ** (-fall * (h - 1) / 20.0) * np.sin(h * phase + rng.uniform(0.0, 2.0 * np.pi))
+        if np.any(tone):
+            tones += 10.0 ** (rng.uniform(-10.0, 0.0) / 20.0) * unit_rms(tone)
+    if not np.any(tones):  # every partial of every tone above Nyquist (a very low sr)
+        tones = np.sin(2.0 * np.pi * min(100.0, sr / 4) * t)
+    floor = shaped_noise(n, rng, sr) * 10.0 ** (rng.uniform(*floor_db) / 20.0)
+    return unit_rms(unit_rms(tones) + floor)

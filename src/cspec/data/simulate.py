@@ -7,8 +7,8 @@ Enhancement (:func:`simulate_enhancement`), the recipe of the DNS Challenge synt
 "The INTERSPEECH 2020 Deep Noise Suppression Challenge"): an utterance of one speaker, optionally reverberated
 (:mod:`cspec.data.reverb`), scaled to a speech level drawn uniformly in dBFS (RMS), plus noise at an SNR drawn
 uniformly in dB, where ``SNR = 10 log10(|speech|^2 / |noise|^2)`` over the whole segment and ``speech`` is the
-(reverberant) speech in the mixture. The noise is a crop/loop of a noise file, coloured noise, shaped noise or babble
-(:mod:`cspec.data.noise`); speech and noise are each optionally equalised by a random second-order
+(reverberant) speech in the mixture. The noise is a crop/loop of a noise file, coloured noise, shaped noise,
+tonal noise or babble (:mod:`cspec.data.noise`); speech and noise are each optionally equalised by a random second-order
 filter (Valin, 2018, :func:`cspec.data.noise.random_eq`, probability ``p_eq``); the noise is optionally sped
 up or slowed down (:func:`cspec.data.noise.change_speed`, probability ``p_noise_speed``, a factor drawn
 log-uniformly in ``noise_speed``) and optionally the sum of two draws (probability ``p_noise_mix``). Optionally the mixture is
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from cspec.audio import resample
-from cspec.data.noise import babble, change_speed, coloured_noise, random_eq, shaped_noise, unit_rms
+from cspec.data.noise import babble, change_speed, coloured_noise, random_eq, shaped_noise, tonal_noise, unit_rms
 from cspec.data.pools import NoisePool, SpeechPool
 from cspec.data.reverb import direct_delay, reverberate, room_rirs, sample_room
 from cspec.errors import DataError
@@ -77,10 +77,10 @@ class SimConfig:
             raise DataError(f"SimConfig.noise_speed: factors within 0.1 .. 10, got {self.noise_speed}")
         if self.level[1] > 0 or self.gap[0] < 0 or self.babble_talkers[0] < 2:
             raise DataError("SimConfig: level must be <= 0 dBFS, gap >= 0 s and babble_talkers >= 2")
-        unknown = set(self.noise_types) - {"file", "coloured", "babble", "shaped"}
+        unknown = set(self.noise_types) - {"file", "coloured", "babble", "shaped", "tonal"}
         weights = np.array(list(self.noise_types.values()), dtype=float)
         if unknown or weights.size == 0 or np.any(weights < 0) or weights.sum() <= 0:
-            raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble, shaped; "
+            raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble, shaped, tonal; "
                             f"got {self.noise_types}")
         for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit):
             if not 0.0 <= p <= 1.0:
@@ -167,6 +167,8 @@ def _one_noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: Spe
         raise DataError("ten noise segments in a row were silent; check the noise files")
     if kind == "shaped":
         return shaped_noise(n, rng, speech.sr), "shaped"
+    if kind == "tonal":
+        return tonal_noise(n, rng, speech.sr), "tonal"
     if kind == "coloured":
         colour = cfg.colours[int(rng.integers(0, len(cfg.colours)))]
         return coloured_noise(n, colour, rng), f"coloured:{colour}"
