@@ -151,6 +151,26 @@ def _slow_walk(n: int, rng: np.random.Generator, sr: int, rate: float) -> np.nda
     return np.interp(np.linspace(0, n_knots - 1, n), np.arange(n_knots), walk)
 
 
+def _events(n: int, rng: np.random.Generator, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gate (0 .. 1) and log-frequency sweep of bursts of 30 .. 300 ms every 0.05 .. 1 s (at least 10 ms
+    apart), each sweeping by up to an octave over its length, with 5 ms raised-cosine edges."""
+    length = int(rng.uniform(0.03, 0.3) * sr)
+    period = max(length + int(0.01 * sr), int(rng.uniform(0.05, 1.0) * sr))
+    sweep = rng.uniform(-1.0, 1.0) * np.log(2.0)
+    edge = max(1, min(int(0.005 * sr), length // 2))
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(edge) / edge)
+    burst = np.ones(length)
+    burst[:edge], burst[length - edge:] = ramp, ramp[::-1]
+    gate, glide = np.zeros(n), np.zeros(n)
+    start = int(rng.integers(0, period))
+    while start < n:
+        stop = min(n, start + length)
+        gate[start:stop] = burst[: stop - start]
+        glide[start:stop] = sweep * np.arange(stop - start) / length
+        start += period + int(rng.integers(-period // 10, period // 10 + 1))
+    return gate, glide
+
+
 def tonal_noise(n: int, rng: np.random.Generator, sr: int = 16000, max_tones: int = 4,
                 floor_db: tuple[float, float] = (-30.0, 0.0)) -> np.ndarray:
     """``n`` samples (float64, RMS 1) of 1 .. ``max_tones`` tones over a noise floor.
@@ -158,8 +178,10 @@ def tonal_noise(n: int, rng: np.random.Generator, sr: int = 16000, max_tones: in
     Each tone has a fundamental log-uniform in 50 .. 4000 Hz and is a pure tone or (half of the time) a
     harmonic complex of 2 .. 12 partials falling by 0 .. 12 dB per partial (partials above ``sr / 2`` are left
     out); its frequency drifts by up to 5 % along a slow random walk and glides by up to +-30 % over the
-    segment; its level is uniform in -10 .. 0 dB. The floor is :func:`shaped_noise` at ``floor_db`` relative to
-    the tones.
+    segment; its level is uniform in -10 .. 0 dB. Half of the tones are events rather than steady: bursts of
+    30 .. 300 ms repeated every 0.05 .. 1 s (beeps, rings, bird chirps), each sweeping by up to an octave up or
+    down over its length, with 5 ms raised-cosine edges. The floor is :func:`shaped_noise` at ``floor_db``
+    relative to the tones.
     """
     if n < 2 or max_tones < 1:
         raise DataError(f"tonal noise needs n >= 2 samples and max_tones >= 1, got {n}, {max_tones}")
@@ -169,6 +191,9 @@ def tonal_noise(n: int, rng: np.random.Generator, sr: int = 16000, max_tones: in
         f0 = float(np.exp(rng.uniform(np.log(50.0), np.log(4000.0))))
         drift = rng.uniform(0.0, 0.05) * _slow_walk(n, rng, sr, rng.uniform(0.5, 4.0))
         glide = rng.uniform(-0.3, 0.3) * t / max(t[-1], 1.0 / sr)
+        gate = None
+        if rng.random() < 0.5:  # events: repeated short sweeps
+            gate, glide = _events(n, rng, sr)
         freq = f0 * np.exp(drift + glide)
         phase = 2.0 * np.pi * np.cumsum(freq) / sr
         partials = 1 if rng.random() < 0.5 else int(rng.integers(2, 13))
@@ -178,6 +203,8 @@ def tonal_noise(n: int, rng: np.random.Generator, sr: int = 16000, max_tones: in
             if h * freq.max() >= sr / 2:
                 break
             tone += 10.0 ** (-fall * (h - 1) / 20.0) * np.sin(h * phase + rng.uniform(0.0, 2.0 * np.pi))
+        if gate is not None:
+            tone = tone * gate
         if np.any(tone):
             tones += 10.0 ** (rng.uniform(-10.0, 0.0) / 20.0) * unit_rms(tone)
     if not np.any(tones):  # every partial of every tone above Nyquist (a very low sr)
