@@ -84,6 +84,19 @@ def test_sped_up_and_summed_noises_keep_snr_and_level_and_say_what_was_drawn(man
     assert "@x" not in plain and "+" not in plain
 
 
+def test_speech_kinds_weight_the_draw_of_speakers(manifest):
+    ds = enh(manifest, 5, speech_kinds={"clean": 3.0, "clean words": 1.0})
+    kinds = [ds.speech.kind_of[ds[i]["speaker"]] for i in range(40)]
+    assert set(kinds) == {"clean", "clean words"}
+    assert 0.55 <= kinds.count("clean") / len(kinds) <= 0.95  # 3 : 1, binomial spread over 40 draws
+    uniform = enh(manifest, 5)
+    assert len({uniform.speech.kind_of[uniform[i]["speaker"]] for i in range(40)}) > 2
+    with pytest.raises(DataError, match="no speaker of kind"):
+        enh(manifest, 5, speech_kinds={"clean whispers": 1.0})[0]
+    with pytest.raises(DataError, match="speech_kinds"):
+        SimConfig(speech_kinds={"clean": 0.0})
+
+
 def test_reverberant_snr_is_relative_to_the_reverberant_speech(manifest):
     ds = enh(manifest, 2, p_reverb=1.0, rt60=(0.3, 0.6), reverb_target="early")
     for i in range(3):

@@ -7,7 +7,8 @@ passed in, so that a draw depends on that generator only (see :func:`cspec.data.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+
+from collections import Counter, OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -69,6 +70,9 @@ class SpeechPool:
             self.by_speaker.setdefault(it.speaker, []).append(it)
         self.speakers = sorted(self.by_speaker)
         self.load = cache or AudioCache(sr)
+        #: each speaker's manifest kind (the most common one among its items), e.g. "clean words"
+        self.kind_of = {spk: Counter(it.kind for it in its).most_common(1)[0][0]
+                        for spk, its in self.by_speaker.items()}
 
     def __len__(self) -> int:
         return len(self.speakers)

@@ -8,10 +8,12 @@ Enhancement (:func:`simulate_enhancement`), the recipe of the DNS Challenge synt
 (:mod:`cspec.data.reverb`), scaled to a speech level drawn uniformly in dBFS (RMS), plus noise at an SNR drawn
 uniformly in dB, where ``SNR = 10 log10(|speech|^2 / |noise|^2)`` over the whole segment and ``speech`` is the
 (reverberant) speech in the mixture. The noise is a crop/loop of a noise file, coloured noise, shaped noise,
-tonal noise or babble (:mod:`cspec.data.noise`); speech and noise are each optionally equalised by a random second-order
-filter (Valin, 2018, :func:`cspec.data.noise.random_eq`, probability ``p_eq``); the noise is optionally sped
-up or slowed down (:func:`cspec.data.noise.change_speed`, probability ``p_noise_speed``, a factor drawn
-log-uniformly in ``noise_speed``) and optionally the sum of two draws (probability ``p_noise_mix``). Optionally the mixture is
+tonal noise or babble (:mod:`cspec.data.noise`). The speaker is drawn uniformly or, with ``speech_kinds``, a
+manifest kind (sentences, words, digits, ...) first by its weight. Speech and noise are each optionally
+equalised by a random second-order filter (Valin, 2018, :func:`cspec.data.noise.random_eq`, probability
+``p_eq``); the noise is optionally sped up or slowed down (:func:`cspec.data.noise.change_speed`, probability
+``p_noise_speed``, a factor drawn log-uniformly in ``noise_speed``) and optionally the sum of two draws
+(probability ``p_noise_mix``). Optionally the mixture is
 band-limited to a random bandwidth (resampled down to
 twice the bandwidth and back up with soxr), which makes the task include bandwidth extension; the inputs of
 audio super-resolution are made the same way (Kuleshov, Enam & Ermon, 2017, "Audio super resolution using
@@ -65,6 +67,7 @@ class SimConfig:
     p_bandlimit: float = 0.0
     bandwidths: tuple[float, ...] = (4000.0, 8000.0)
     relative_level: tuple[float, float] = (-5.0, 5.0)
+    speech_kinds: dict | None = None
     separation_snr: tuple[float, float] | None = None
 
     def __post_init__(self):
@@ -82,6 +85,10 @@ class SimConfig:
         if unknown or weights.size == 0 or np.any(weights < 0) or weights.sum() <= 0:
             raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble, shaped, tonal; "
                             f"got {self.noise_types}")
+        kw = np.array(list((self.speech_kinds or {}).values()), dtype=float)
+        if self.speech_kinds is not None and (kw.size == 0 or np.any(kw < 0) or kw.sum() <= 0):
+            raise DataError(f"SimConfig.speech_kinds: weights >= 0 (not all 0) of manifest kinds, got "
+                            f"{self.speech_kinds}")
         for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit):
             if not 0.0 <= p <= 1.0:
                 raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
@@ -121,6 +128,23 @@ def band_limit(x: np.ndarray, sr: int, bandwidth: float) -> np.ndarray:
     t = torch.from_numpy(np.asarray(x, dtype=np.float64))
     y = resample(resample(t, sr, low), low, sr).numpy()
     return y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
+
+
+def _speaker(speech: SpeechPool, rng, cfg: SimConfig) -> str:
+    """A speaker drawn uniformly, or with ``cfg.speech_kinds`` a manifest kind drawn by its weight and then one
+    of that kind's speakers uniformly."""
+    if not cfg.speech_kinds:
+        return speech.speakers[int(rng.integers(0, len(speech)))]
+    present = set(speech.kind_of.values())
+    missing = set(cfg.speech_kinds) - present
+    if missing:
+        raise DataError(f"SimConfig.speech_kinds: no speaker of kind {sorted(missing)} in the pool; its kinds: "
+                        f"{sorted(present)}")
+    kinds = [k for k, w in cfg.speech_kinds.items() if w > 0]
+    w = np.array([cfg.speech_kinds[k] for k in kinds], dtype=float)
+    kind = kinds[int(rng.choice(len(kinds), p=w / w.sum()))]
+    of_kind = [spk for spk in speech.speakers if speech.kind_of[spk] == kind]
+    return of_kind[int(rng.integers(0, len(of_kind)))]
 
 
 def _utterance(speech: SpeechPool, speaker: str, n: int, rng, cfg: SimConfig) -> np.ndarray:
@@ -205,7 +229,7 @@ def simulate_enhancement(rng: np.random.Generator, n: int, speech: SpeechPool, n
     additive noise) and what was drawn: ``speaker``, ``level_db``, ``snr_db``, ``rt60``, ``bandwidth``,
     ``noise_type``."""
     sr = speech.sr
-    speaker = speech.speakers[int(rng.integers(0, len(speech)))]
+    speaker = _speaker(speech, rng, cfg)
     dry = _utterance(speech, speaker, n, rng, cfg)
     if cfg.p_eq > 0 and rng.random() < cfg.p_eq:
         dry = random_eq(dry, rng)
