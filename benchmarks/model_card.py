@@ -94,7 +94,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | latency | {lat} |
 | objective | {objective(spec)} |
 | recipe | `{recipe}`: `CSPEC_DATA=../shared/data cspec train {recipe}` |
-| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with recorded, shaped, coloured and babble noise (see the recipe); about {hours:.1f} h of mixtures seen |
+| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe); about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
 | weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json` |
@@ -133,6 +133,15 @@ def onnx_line(name: str, res: dict) -> str:
         return ""
     return (f"; exported with `cspec export {name}` and run by onnxruntime (one thread): real-time factor "
             f"{o['rtf']:.4f}, PESQ-WB {o.get('dev', {}).get('pesq_wb', float('nan')):.3f}")
+
+
+def noises(recipe: dict) -> str:
+    """The simulation's noise types in words, e.g. 'recorded, shaped and babble'."""
+    names = {"file": "recorded", "shaped": "shaped", "tonal": "tonal", "coloured": "coloured", "babble": "babble"}
+    sim = (recipe["data"]["train"].get("sim") or {})
+    kinds = [names.get(k, k) for k, w in (sim.get("noise_types") or {"file": 1, "coloured": 1, "babble": 1}).items()
+             if w > 0]
+    return ", ".join(kinds[:-1]) + " and " + kinds[-1] if len(kinds) > 1 else kinds[0]
 
 
 def objective(recipe: dict) -> str:

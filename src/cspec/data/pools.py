@@ -7,7 +7,6 @@ passed in, so that a draw depends on that generator only (see :func:`cspec.data.
 
 from __future__ import annotations
 
-
 from collections import Counter, OrderedDict
 from typing import Sequence
 
