@@ -93,6 +93,9 @@ def test_speech_kinds_weight_the_draw_of_speakers(manifest):
     assert len({uniform.speech.kind_of[uniform[i]["speaker"]] for i in range(40)}) > 2
     with pytest.raises(DataError, match="no speaker of kind"):
         enh(manifest, 5, speech_kinds={"clean whispers": 1.0})[0]
+    # a kind the pool lacks (a small validation split may) is left out while another one remains
+    mixed = enh(manifest, 5, speech_kinds={"clean whispers": 5.0, "clean words": 1.0})
+    assert {mixed.speech.kind_of[mixed[i]["speaker"]] for i in range(5)} == {"clean words"}
     with pytest.raises(DataError, match="speech_kinds"):
         SimConfig(speech_kinds={"clean": 0.0})
 
