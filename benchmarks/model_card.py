@@ -66,7 +66,7 @@ def describe(folder: Path) -> dict:
 
 
 def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, res: dict, files: dict,
-         note: str = "") -> str:
+         note: str = "", about: str = "") -> str:
     """The card's markdown. ``recipe``: its path as committed; ``spec``: its content; ``host``: the machine."""
     init = (spec.get("model") or {}).get("init") or ""
     me, noisy = res[f"cspec {name}"], res["noisy"]
@@ -84,7 +84,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
     return f"""# cspec pretrained model `{name}`
 
 {d['doc']}
-
+{chr(10) + about + chr(10) if about else ""}
 | | |
 |---|---|
 | architecture | `{d['registry']}` ({d['params'] / 1e3:,.1f} k parameters, {d['macs'] / 1e9:.3f} GMAC per second of audio) |
@@ -120,7 +120,7 @@ section Enhancement.
 
 ## Limits
 
-Trained for {train.get('steps')} steps on about two hours of speech (mostly single words and letters) and
+Trained for {train.get('steps')} steps{' from the `model.init` weights above' if init else ''} on about two hours of speech (mostly single words and letters) and
 about eight minutes of recorded noise, on a 2-core CPU: expect it to be beaten by models trained on a full
 corpus (DNS Challenge, VoiceBank+DEMAND) with the same recipe on a GPU. It removes additive noise; it was
 trained with mild simulated reverberation only and does not dereverberate.
@@ -163,6 +163,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", type=Path, help="model folder to bundle (default: RUN/model)")
     p.add_argument("--skip-copy", action="store_true", help="measure the already bundled weights")
     p.add_argument("--note", default="", help="how the model.init weights were made (one line, for the card)")
+    p.add_argument("--about", default="", help="a paragraph under the card's title (why this model)")
     args = p.parse_args(argv)
     import yaml
 
@@ -202,7 +203,7 @@ def main(argv=None) -> int:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "enhance.py"), "--peers", "", "--real",
                         "--cspec", f"{args.name}={dst}", *extra, "--json", str(out)], check=True)
         res = json.loads(out.read_text())
-    text = card(args.name, rel, recipe, host, d, training_info(args.run), res, files, args.note)
+    text = card(args.name, rel, recipe, host, d, training_info(args.run), res, files, args.note, args.about)
     (dst / "MODEL_CARD.md").write_text(text)
     print(text)
     return 0
