@@ -137,9 +137,8 @@ def onnx_line(name: str, res: dict) -> str:
 
 def noises(recipe: dict) -> str:
     """The simulation's noise types in words, e.g. 'recorded, shaped and babble'."""
-    names = {"file": "recorded", "shaped": "shaped", "tonal": "tonal", "coloured": "coloured", "babble": "babble"}
-    sim = (recipe["data"]["train"].get("sim") or {})
-    kinds = [names.get(k, k) for k, w in (sim.get("noise_types") or {"file": 1, "coloured": 1, "babble": 1}).items()
+    sim = recipe["data"]["train"].get("sim") or {}
+    kinds = ["recorded" if k == "file" else k for k, w in (sim.get("noise_types") or {"file": 1, "coloured": 1, "babble": 1}).items()
              if w > 0]
     return ", ".join(kinds[:-1]) + " and " + kinds[-1] if len(kinds) > 1 else kinds[0]
 
@@ -151,8 +150,6 @@ def objective(recipe: dict) -> str:
     if disc:
         text += f" + {disc.get('weight', 0.05):g} x MetricGAN generator loss (discriminator predicting PESQ-WB)"
     return text
-
-
 
 
 def main(argv=None) -> int:

@@ -43,7 +43,8 @@ from scipy.signal import lfilter
 
 from cspec.errors import DataError
 
-__all__ = ["COLOURS", "coloured_noise", "babble", "unit_rms", "shaped_noise", "random_eq", "change_speed", "tonal_noise"]
+__all__ = ["COLOURS", "coloured_noise", "babble", "unit_rms", "shaped_noise", "random_eq", "change_speed",
+           "tonal_noise"]
 
 #: Spectral exponents ``beta`` of the named colours (PSD ~ 1/f**beta).
 COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0, "red": 2.0, "blue": -1.0, "violet": -2.0}
@@ -110,14 +111,8 @@ def shaped_noise(n: int, rng: np.random.Generator, sr: int = 16000, n_bands: int
     spec *= 10.0 ** (env_db / 20.0)
     spec[0] = 0.0
     x = np.fft.irfft(spec, n)
-    rate = rng.uniform(2.0, 16.0)
-    n_knots = max(2, int(np.ceil(n / sr * rate)) + 1)
-    walk = np.cumsum(rng.standard_normal(n_knots))
-    walk = walk - walk.min()
-    span = walk.max()
-    m = (2.0 * walk / span - 1.0) if span > 0 else np.zeros_like(walk)
-    mod = 1.0 + rng.uniform(0.0, max_depth) * np.interp(np.linspace(0, n_knots - 1, n), np.arange(n_knots), m)
-    return unit_rms(x * mod)
+    walk = _slow_walk(n, rng, sr, rng.uniform(2.0, 16.0))
+    return unit_rms(x * (1.0 + rng.uniform(0.0, max_depth) * walk))
 
 
 def random_eq(x: np.ndarray, rng: np.random.Generator, r: float = 0.375) -> np.ndarray:

@@ -72,6 +72,10 @@ class SpeechPool:
         #: each speaker's manifest kind (the most common one among its items), e.g. "clean words"
         self.kind_of = {spk: Counter(it.kind for it in its).most_common(1)[0][0]
                         for spk, its in self.by_speaker.items()}
+        #: the speakers of each kind, in the order of :attr:`speakers`
+        self.by_kind: dict[str, list[str]] = {}
+        for spk in self.speakers:
+            self.by_kind.setdefault(self.kind_of[spk], []).append(spk)
 
     def __len__(self) -> int:
         return len(self.speakers)

@@ -43,6 +43,12 @@ __all__ = ["SimConfig", "rng_for", "rms_db", "set_level", "scale_to_snr", "band_
 _SILENT_DB = -80.0  # an utterance quieter than this (dBFS RMS) is redrawn
 
 
+def _valid_weights(weights: dict) -> bool:
+    """Sampling weights: at least one, none negative, not all zero."""
+    w = np.array(list(weights.values()), dtype=float)
+    return w.size > 0 and bool(np.all(w >= 0)) and w.sum() > 0
+
+
 @dataclass
 class SimConfig:
     """The ranges and probabilities of the simulation. The speech level range is the DNS Challenge
@@ -81,12 +87,10 @@ class SimConfig:
         if self.level[1] > 0 or self.gap[0] < 0 or self.babble_talkers[0] < 2:
             raise DataError("SimConfig: level must be <= 0 dBFS, gap >= 0 s and babble_talkers >= 2")
         unknown = set(self.noise_types) - {"file", "coloured", "babble", "shaped", "tonal"}
-        weights = np.array(list(self.noise_types.values()), dtype=float)
-        if unknown or weights.size == 0 or np.any(weights < 0) or weights.sum() <= 0:
-            raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble, shaped, tonal; "
-                            f"got {self.noise_types}")
-        kw = np.array(list((self.speech_kinds or {}).values()), dtype=float)
-        if self.speech_kinds is not None and (kw.size == 0 or np.any(kw < 0) or kw.sum() <= 0):
+        if unknown or not _valid_weights(self.noise_types):
+            raise DataError(f"SimConfig.noise_types: weights >= 0 (not all 0) of file, coloured, babble, shaped, "
+                            f"tonal; got {self.noise_types}")
+        if self.speech_kinds is not None and not _valid_weights(self.speech_kinds):
             raise DataError(f"SimConfig.speech_kinds: weights >= 0 (not all 0) of manifest kinds, got "
                             f"{self.speech_kinds}")
         for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit):
@@ -130,19 +134,22 @@ def band_limit(x: np.ndarray, sr: int, bandwidth: float) -> np.ndarray:
     return y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
 
 
+def _pick(rng, keys: list[str], weights: dict) -> str:
+    """One of ``keys`` drawn with probability proportional to ``weights[key]``."""
+    w = np.array([weights[k] for k in keys], dtype=float)
+    return keys[int(rng.choice(len(keys), p=w / w.sum()))]
+
+
 def _speaker(speech: SpeechPool, rng, cfg: SimConfig) -> str:
     """A speaker drawn uniformly, or with ``cfg.speech_kinds`` a manifest kind drawn by its weight and then one
     of that kind's speakers uniformly; kinds the pool lacks (a small validation split may) are left out."""
     if not cfg.speech_kinds:
         return speech.speakers[int(rng.integers(0, len(speech)))]
-    present = set(speech.kind_of.values())
-    kinds = [k for k, w in cfg.speech_kinds.items() if w > 0 and k in present]
+    kinds = [k for k, w in cfg.speech_kinds.items() if w > 0 and k in speech.by_kind]
     if not kinds:
         raise DataError(f"SimConfig.speech_kinds: no speaker of kind {sorted(cfg.speech_kinds)} in the pool; "
-                        f"its kinds: {sorted(present)}")
-    w = np.array([cfg.speech_kinds[k] for k in kinds], dtype=float)
-    kind = kinds[int(rng.choice(len(kinds), p=w / w.sum()))]
-    of_kind = [spk for spk in speech.speakers if speech.kind_of[spk] == kind]
+                        f"its kinds: {sorted(speech.by_kind)}")
+    of_kind = speech.by_kind[_pick(rng, kinds, cfg.speech_kinds)]
     return of_kind[int(rng.integers(0, len(of_kind)))]
 
 
@@ -180,8 +187,7 @@ def _one_noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: Spe
     kinds = [k for k, w in cfg.noise_types.items() if w > 0 and not (k == "file" and noise is None)]
     if not kinds:
         raise DataError("no noise type left: give a noise pool or allow 'coloured' / 'babble' noise")
-    w = np.array([cfg.noise_types[k] for k in kinds], dtype=float)
-    kind = kinds[int(rng.choice(len(kinds), p=w / w.sum()))]
+    kind = _pick(rng, kinds, cfg.noise_types)
     if kind == "file":
         for _ in range(10):
             seg = noise.segment(n, rng)
