@@ -7,6 +7,8 @@ import pytest
 import torch
 from scipy.signal import welch
 
+from cspec.audio import save
+
 from cspec.data import (DataError, PoolItem, SimConfig, SimulatedEnhancementDataset, SimulatedSeparationDataset,
                         SpeechPool, band_limit, rng_for)
 
@@ -172,3 +174,19 @@ def test_configuration_errors(manifest):
         SimulatedSeparationDataset(manifest, n_src=1, seconds=0.5)
     with pytest.raises(DataError, match="non-negative"):
         rng_for(-1, 0)
+
+
+def test_noise_manifests_join_the_noise_pool(manifest, tmp_path):
+    # an extra pool manifest in the shared data's format, holding one noise file: a 3 kHz tone
+    t = np.arange(16000) / 16000
+    save(tmp_path / "noise" / "tone.flac", 0.3 * np.sin(2 * np.pi * 3000 * t), 16000)
+    (tmp_path / "manifest.csv").write_text("path,duration_s,kind,speaker,source,license\n"
+                                           "noise/tone.flac,1.0,noise debian,,test,CC0\n")
+    base = SimulatedEnhancementDataset(manifest, seconds=0.5, length=10)
+    ds = SimulatedEnhancementDataset(manifest, seconds=0.5, length=10, noise_manifests=[tmp_path])
+    assert len(ds.noise) == len(base.noise) + 1
+    assert ds.noise.items[-1].path == tmp_path / "noise" / "tone.flac" and ds.noise.items[-1].kind == "noise debian"
+    one = SimulatedEnhancementDataset(manifest, seconds=0.5, length=10, noise_manifests=tmp_path / "manifest.csv")
+    assert len(one.noise) == len(ds.noise)
+    with pytest.raises(DataError, match="no such manifest"):
+        SimulatedEnhancementDataset(manifest, seconds=0.5, length=10, noise_manifests=[tmp_path / "missing.csv"])

@@ -59,13 +59,16 @@ class SimulatedDataset(Dataset):
         subset, valid_percent: ``all``, ``train`` or ``valid`` speech items (see :func:`subset_items`).
         speech_items, noise_items: pools given directly instead of read from the manifest.
         use_noise_files: read the manifest's noise files (else only generated noise is used).
+        noise_manifests: more pool manifests (or their folders) whose noise rows join the noise pool, e.g. the
+            one ``recipes/pool/debian_noise.py`` writes.
     """
 
     def __init__(self, manifest: str | os.PathLike | None = None, seconds: float = 4.0, sr: int = 16000,
                  length: int = 10000, seed: int = 0, config: SimConfig | None = None,
                  license=None, source=None, exclude_license=None, subset: str = "all",
                  valid_percent: float = 5.0, speech_items: Sequence[PoolItem] | None = None,
-                 noise_items: Sequence[PoolItem] | None = None, use_noise_files: bool = True):
+                 noise_items: Sequence[PoolItem] | None = None, use_noise_files: bool = True,
+                 noise_manifests: Sequence[str | os.PathLike] = ()):
         if seconds <= 0 or length <= 0 or sr <= 0:
             raise DataError(f"seconds, length and sr must be positive, got {seconds}, {length}, {sr}")
         if manifest is None and (speech_items is None or (use_noise_files and noise_items is None)):
@@ -75,6 +78,10 @@ class SimulatedDataset(Dataset):
             speech_items = read_pool(manifest, "speech", **filters)
         if use_noise_files and noise_items is None:
             noise_items = read_pool(manifest, "noise", **filters)
+        if use_noise_files and noise_manifests:
+            if isinstance(noise_manifests, (str, os.PathLike)):
+                noise_manifests = [noise_manifests]
+            noise_items = list(noise_items) + [i for m in noise_manifests for i in read_pool(m, "noise", **filters)]
         cache = AudioCache(sr)
         self.speech = SpeechPool(subset_items(speech_items, subset, valid_percent), sr, cache)
         self.noise = NoisePool(noise_items, sr, cache) if use_noise_files else None

@@ -1,0 +1,146 @@
+"""Build an extra noise pool from sound files that Debian packages ship, for recipes/pool/*-deb.yaml.
+
+The shared data has 7.5 min of recorded noise (34 files). Debian's archive, which these machines can reach,
+carries game and desktop sound sets with real recordings of city and nature ambience, machines, footsteps,
+fire, water, bells, phone rings and instrumental music. This script downloads a fixed list of packages with
+``apt-get download`` (no root needed, nothing is installed), keeps their non-speech sounds, and writes them
+as 16 kHz mono FLAC with a ``manifest.csv`` in the shared data's format (kind ``noise debian``), so that
+``SimulatedDataset(noise_manifests=[OUT])`` adds them to the noise pool.
+
+A floor of white noise at -80 dBFS fills digital silence. Short effects are joined, in a seeded random order with 0.1-1 s of silence between them, into ~20 s scenes;
+long recordings and music are cut into 20 s pieces (music capped at 8 pieces per package), so that the pool's uniform
+draw over files is roughly a draw over seconds. Sounds of voices (the game units' cries, spoken channel
+names, chat notifications) are left out. Each row's licence names the package; its copyright file is
+copied under ``OUT/licenses/``.
+
+    python recipes/pool/debian_noise.py --out ~/.cache/cspec/debian-noise
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SR, PIECE, FLOOR = 16000, 20.0, 1e-4
+
+#: package -> (globs of the files kept, name patterns left out, licence, music?)
+PACKAGES = {
+    "lincity-ng-data": (["*/sounds/*.wav"], ["Click*", "Window*"], "GPL-2+ (lincity-ng)", False),
+    "wesnoth-1.16-data": (["*/core/sounds/*.ogg", "*/core/sounds/ambient/*.ogg"],
+                          ["human-*", "elf-*", "dwarf-*", "orc-*", "goblin-*", "naga-*", "mer*-*", "lich-*",
+                           "troll-*", "ogre-*", "yeti-*", "wose-*", "zombie-*", "chat-*", "gamestart*"],
+                          "GPL-2+ (wesnoth)", False),
+    "colobot-common-sounds": (["*/sounds/*.wav"], [], "GPL-3+ (colobot)", False),
+    "minetest-data": (["*.ogg"], ["player_damage*"], "CC-BY-SA-3.0 (minetest_game)", False),
+    "sound-theme-freedesktop": (["*.oga"], ["audio-channel-*", "service-log*"], "GPL-2+ (freedesktop sounds)",
+                                False),
+    "asterisk-moh-opsound-wav": (["*.wav"], [], "CC-BY-SA-3.0 (opsound.org)", True),
+    "colobot-common-sounds#music": (["*/music/*.ogg"], [], "GPL-3+ (colobot)", True),
+}
+MAX_MUSIC_PIECES = 8
+
+
+def _read(path: Path) -> np.ndarray:
+    x, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    x = x.mean(axis=1)
+    return soxr.resample(x, sr, SR, quality="VHQ") if sr != SR else x
+
+
+def _files(root: Path, keep: list[str], drop: list[str]) -> list[Path]:
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = "/" + p.relative_to(root).as_posix()
+        if p.is_file() and any(fnmatch.fnmatch(rel, "*" + g.lstrip("*")) for g in keep) \
+                and not any(fnmatch.fnmatch(p.name, d) for d in drop):
+            out.append(p)
+    return out
+
+
+def _pieces(sounds: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """Long sounds cut into PIECE-second pieces; short ones joined into scenes of about PIECE seconds."""
+    n, out, scene = int(PIECE * SR), [], []
+    for x in sounds:
+        if len(x) >= n:
+            out += [x[i:i + n] for i in range(0, len(x) - n // 2, n)]
+            continue
+        scene += [x, np.zeros(int(rng.uniform(0.1, 1.0) * SR))]
+        if sum(map(len, scene)) >= n:
+            out.append(np.concatenate(scene)[:n])
+            scene = []
+    if scene and sum(map(len, scene)) >= SR:
+        out.append(np.concatenate(scene))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, type=Path, help="folder for the FLAC files and manifest.csv")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    out = args.out.expanduser()
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for key, (keep, drop, lic, music) in PACKAGES.items():
+            pkg = key.split("#")[0]
+            root = tmp / pkg
+            if not root.is_dir():
+                got = subprocess.run(["apt-get", "download", pkg], cwd=tmp, capture_output=True, text=True)
+                debs = sorted(tmp.glob(f"{pkg}_*.deb"))
+                if got.returncode != 0 or not debs:
+                    print(f"error: apt-get download {pkg} failed: {got.stderr.strip().splitlines()[-1:]}",
+                          file=sys.stderr)
+                    return 1
+                subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(root)], check=True)
+            sounds = []
+            for f in _files(root, keep, drop):
+                try:
+                    x = _read(f)
+                except (RuntimeError, sf.LibsndfileError) as exc:
+                    print(f"skipped {f.name}: {exc}", file=sys.stderr)
+                    continue
+                if len(x) > SR // 20 and np.abs(x).max() > 1e-4:
+                    sounds.append(x)
+            order = rng.permutation(len(sounds))
+            pieces = _pieces([sounds[i] for i in order], rng)
+            if music:
+                pieces = [pieces[i] for i in sorted(rng.permutation(len(pieces))[:MAX_MUSIC_PIECES])]
+            name = re.sub(r"[^a-z0-9]+", "-", key.lower())
+            (out / "noise" / name).mkdir(parents=True, exist_ok=True)
+            for i, x in enumerate(pieces):
+                rel = f"noise/{name}/{i:03d}.flac"
+                x = 0.5 * x / max(np.abs(x).max(), 1e-9)
+                # a floor at -80 dBFS (3 LSB) where the effects have digital silence: recordings never do, and an
+                # all-zero noisy frame over a silent speech gap makes the compressed losses' gradients infinite
+                x = x + FLOOR * rng.standard_normal(len(x))
+                sf.write(str(out / rel), x, SR, subtype="PCM_16")
+                rows.append([rel, f"{len(x) / SR:.3f}", "noise debian" + (" music" if music else ""), "",
+                             f"debian:{pkg}", lic])
+            copyright_file = next(root.rglob("copyright"), None)
+            if copyright_file is not None:
+                (out / "licenses").mkdir(exist_ok=True)
+                shutil.copy(copyright_file, out / "licenses" / f"{pkg}.copyright")
+            print(f"{key}: {len(sounds)} sounds -> {len(pieces)} pieces", flush=True)
+    with open(out / "manifest.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "duration_s", "kind", "speaker", "source", "license"])
+        w.writerows(rows)
+    total = sum(float(r[1]) for r in rows) / 60
+    print(f"{len(rows)} files, {total:.1f} min -> {out / 'manifest.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
