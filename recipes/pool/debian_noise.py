@@ -1,8 +1,8 @@
 """Build an extra noise pool from sound files that Debian packages ship, for recipes/pool/*-deb.yaml.
 
 The shared data has 7.5 min of recorded noise (34 files). Debian's archive, which these machines can reach,
-carries game and desktop sound sets with real recordings of city and nature ambience, machines, footsteps,
-fire, water, bells, phone rings and instrumental music. This script downloads a fixed list of packages with
+carries game and desktop sound sets with real recordings of city and nature ambience (birds, rain, wind, night
+insects, farm animals), machines, tools, footsteps, fire, water, bells, phone rings and instrumental music. This script downloads a fixed list of packages with
 ``apt-get download`` (no root needed, nothing is installed), keeps their non-speech sounds, and writes them
 as 16 kHz mono FLAC with a ``manifest.csv`` in the shared data's format (kind ``noise debian``), so that
 ``SimulatedDataset(noise_manifests=[OUT])`` adds them to the noise pool.
@@ -10,7 +10,7 @@ as 16 kHz mono FLAC with a ``manifest.csv`` in the shared data's format (kind ``
 A floor of white noise at -80 dBFS fills digital silence. Short effects are joined, in a seeded random order with 0.1-1 s of silence between them, into ~20 s scenes;
 long recordings and music are cut into 20 s pieces (music capped at 8 pieces per package), so that the pool's uniform
 draw over files is roughly a draw over seconds. Sounds of voices (the game units' cries, spoken channel
-names, chat notifications) are left out. Each row's licence names the package; its copyright file is
+names, chat notifications) are left out, and so are files repeated byte for byte. Each row's licence names the package; its copyright file is
 copied under ``OUT/licenses/``.
 
     python recipes/pool/debian_noise.py --out ~/.cache/cspec/debian-noise
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
+import hashlib
 import re
 import shutil
 import subprocess
@@ -45,6 +46,15 @@ PACKAGES = {
     "minetest-data": (["*.ogg"], ["player_damage*"], "CC-BY-SA-3.0 (minetest_game)", False),
     "sound-theme-freedesktop": (["*.oga"], ["audio-channel-*", "service-log*"], "GPL-2+ (freedesktop sounds)",
                                 False),
+    "megaglest-data": (["*/tilesets/*/sounds/*", "*/core/water_sounds/*.wav"]
+                       + [f"*/commondata/sounds/{k}*" for k in (
+                           "anvil", "arrow_hit", "catapult", "tech_building_fall", "tower", "defense_tower",
+                           "worker_build", "worker_harvest", "worker_mine", "technician_build", "air_hit",
+                           "dragon_hit", "eagle_hit", "orni", "cow", "pig")],
+                       ["good_morning*"], "CC-BY-SA-3.0 (megaglest)", False),
+    "extremetuxracer-data": (["*/etr/sounds/*.wav"], [], "GPL-2+ (extremetuxracer)", False),
+    "tuxpaint-data": (["*/tuxpaint/sounds/*.wav"], ["areyousure*", "giggle*", "prompt*", "tuxok*", "youcannot*"],
+                      "GPL-2+ (tuxpaint)", False),
     "asterisk-moh-opsound-wav": (["*.wav"], [], "CC-BY-SA-3.0 (opsound.org)", True),
     "colobot-common-sounds#music": (["*/music/*.ogg"], [], "GPL-3+ (colobot)", True),
 }
@@ -90,7 +100,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = args.out.expanduser()
     rng = np.random.default_rng(args.seed)
-    rows = []
+    rows, seen = [], set()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for key, (keep, drop, lic, music) in PACKAGES.items():
@@ -106,6 +116,10 @@ def main(argv=None) -> int:
                 subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(root)], check=True)
             sounds = []
             for f in _files(root, keep, drop):
+                digest = hashlib.sha1(f.read_bytes()).hexdigest()
+                if digest in seen:
+                    continue
+                seen.add(digest)
                 try:
                     x = _read(f)
                 except (RuntimeError, sf.LibsndfileError) as exc:
