@@ -81,6 +81,8 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
            else "offline (non-causal): the whole chunk (10 s by default) is needed before output")
     hours = train.get("steps", 0) * spec["data"]["batch_size"] * spec["data"]["train"]["seconds"] / 3600
     wall = train.get("wall_s")
+    deb = bool(spec["data"]["train"].get("options", {}).get("noise_manifests"))
+    env = "CSPEC_DATA=../shared/data" + (" CSPEC_DEBIAN_NOISE=~/.cache/cspec/debian-noise" if deb else "")
     return f"""# cspec pretrained model `{name}`
 
 {d['doc']}
@@ -93,12 +95,12 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | causal | {'yes' if d['causal'] else 'no'} |
 | latency | {lat} |
 | objective | {objective(spec)} |
-| recipe | `{recipe}`: `CSPEC_DATA=../shared/data cspec train {recipe}` |
-| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe); about {hours:.1f} h of mixtures seen |
+| recipe | `{recipe}`: `{env} cspec train {recipe}`{DEB_BUILD if deb else ''} |
+| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){DEB_DATA if deb else ''}; about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
 | weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json` |
-| licence | weights MIT (as cspec); trained on the shared pool (CC-BY-4.0, CC-BY-SA-4.0, public domain, GPL/LGPL speech and noise: see `$CSPEC_DATA/README.md`) |
+| licence | weights MIT (as cspec); trained on the shared pool (CC-BY-4.0, CC-BY-SA-4.0, public domain, GPL/LGPL speech and noise: see `$CSPEC_DATA/README.md`){DEB_LICENCE if deb else ''} |
 
 ## Measured
 
@@ -121,10 +123,17 @@ section Enhancement.
 ## Limits
 
 Trained for {train.get('steps')} steps{' from the `model.init` weights above' if init else ''} on about two hours of speech (mostly single words and letters) and
-about eight minutes of recorded noise, on a 2-core CPU: expect it to be beaten by models trained on a full
+{'about 50 minutes of recorded noise (8 from the pool, 40 from Debian packages)' if deb else 'about eight minutes of recorded noise'}, on a 2-core CPU: expect it to be beaten by models trained on a full
 corpus (DNS Challenge, VoiceBank+DEMAND) with the same recipe on a GPU. It removes additive noise; it was
 trained with mild simulated reverberation only and does not dereverberate.
 """
+
+
+DEB_BUILD = " after `python recipes/pool/debian_noise.py --out ~/.cache/cspec/debian-noise`"
+DEB_DATA = (", the recorded noise being the pool's 7.5 min and 40 min of non-speech sounds from Debian packages "
+            "(`recipes/pool/debian_noise.py`: city and nature ambience, machines, tools, footsteps, fire, water, "
+            "bells, rings, instrumental music)")
+DEB_LICENCE = "; Debian sound packages (GPL-2+, GPL-3+, CC-BY-SA-3.0: each file's package in the manifest)"
 
 
 def onnx_line(name: str, res: dict) -> str:

@@ -1,5 +1,6 @@
 """GTCRN (Rong et al. 2024): contract checks, the paper's parameter counts, ERB/SFE/mask by hand, exact look-ahead."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -64,3 +65,41 @@ def test_gtcrn_lookahead_exact():
         changed = (model(batch)["wave"] - model(base)["wave"]).abs() > 1e-12
     assert changed.any(-1).all()
     assert int((pos - changed.double().argmax(-1)).max()) == model.lookahead() == 510
+
+
+def test_gtcrn_frame_lookahead(tmp_path):
+    """lookahead_frames=L: the same weights, the mask of frame t taken from the network's output at t + L; the
+    perturbation test then finds 510 + L x 256 samples of look-ahead. Stream and frame-wise ONNX refuse it."""
+    from cspec.errors import ConfigError
+    from cspec.infer import OnnxModel, Stream, export_onnx
+    from cspec.models import load, save
+
+    torch.manual_seed(0)
+    causal = build("gtcrn", **SMALL).double().eval()
+    ahead = build("gtcrn", **SMALL, lookahead_frames=2).double().eval()
+    ahead.load_state_dict(causal.state_dict())
+    wave = 0.1 * torch.randn(1, 4096, dtype=torch.float64)
+    with torch.no_grad():
+        m0 = causal(torch.nn.functional.pad(wave, (0, 512)))["mask"]  # two more frames of input: zeros
+        m2 = ahead(wave)["mask"]
+    torch.testing.assert_close(m2, m0[..., 2:2 + m2.shape[-1]])  # frame t gets the mask computed at t + 2
+    hop, n, start = 256, 3072, 1200
+    pos = torch.arange(start, start + hop)
+    base = 0.1 * torch.randn(1, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    batch = base.repeat(hop, 1)
+    batch[torch.arange(hop), pos] += 1.0
+    with torch.no_grad():
+        changed = (ahead(batch)["wave"] - ahead(base)["wave"]).abs() > 1e-12
+    assert int((pos - changed.double().argmax(-1)).max()) == ahead.lookahead() == 510 + 2 * 256
+    assert load(save(ahead, tmp_path / "m")).lookahead_frames == 2
+    with pytest.raises(ConfigError, match="2 frames ahead"):
+        Stream(ahead)
+    with pytest.raises(ConfigError, match="2 frames ahead"):
+        export_onnx(ahead.float(), tmp_path / "m.onnx", mode="frames")
+    with pytest.raises(ConfigError, match="lookahead_frames"):
+        build("gtcrn", lookahead_frames=-1)
+    export_onnx(ahead.float(), tmp_path / "m.onnx")  # offline export: the padding and shift are in the graph
+    with torch.no_grad():
+        ref = ahead.float()(wave.float())["wave"]
+    got = torch.as_tensor(OnnxModel(tmp_path / "m.onnx")(wave.float())["wave"])
+    assert (got - ref).abs().max() < 1e-4

@@ -125,6 +125,9 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
     else:
         if not model.causal:
             raise ConfigError("mode='frames' streams a causal model; this one is not causal")
+        if getattr(model, "lookahead_frames", 0):
+            raise ConfigError(f"mode='frames' streams models without frame look-ahead; this one looks "
+                              f"{model.lookahead_frames} frames ahead: export it with mode='offline'")
         net, states = _stateful(model)
         with torch.no_grad():  # one dry step makes every state exist, with its shape
             get_core(net)(torch.zeros(1, cfg.n_freqs, 1), torch.zeros(1, cfg.n_freqs, 1))

@@ -69,6 +69,11 @@ class GTCRN(SpeechModel):
         n_dprnn: grouped dual-path RNN blocks (2).
         erb_low: bins kept as they are below the ERB bands (65).
         erb_bands: ERB bands above them (64).
+        lookahead_frames: frames of look-ahead (0, the paper's). With ``L > 0`` the mask the network computes at
+            frame ``t + L`` (having seen the input up to there) is applied to frame ``t``: ``L`` x 16 ms more
+            latency for more context, as in DeepFilterNet (Schröter et al. 2022, 2 frames). Still causal in the
+            sense of :meth:`lookahead`, but :class:`cspec.infer.Stream` and frame-wise ONNX export take only
+            ``L = 0``.
     """
 
     sample_rate = 16000
@@ -79,9 +84,12 @@ class GTCRN(SpeechModel):
 
     def __init__(
         self, channels: int = 16, hidden: int = 16, dilations: tuple = (1, 2, 5), n_dprnn: int = 2,
-        erb_low: int = 65, erb_bands: int = 64,
+        erb_low: int = 65, erb_bands: int = 64, lookahead_frames: int = 0,
     ):
         super().__init__()
+        if int(lookahead_frames) < 0:
+            raise ConfigError(f"lookahead_frames must be >= 0, got {lookahead_frames}")
+        self.lookahead_frames = int(lookahead_frames)
         cfg = self.stft_config
         self.erb = ERB(int(erb_low), int(erb_bands), cfg.n_fft, cfg.sample_rate)
         self.sfe = SFE(3)
@@ -101,7 +109,7 @@ class GTCRN(SpeechModel):
         )
 
     def lookahead(self) -> int:
-        return exact_lookahead(self.stft_config)
+        return exact_lookahead(self.stft_config) + self.lookahead_frames * self.stft_config.hop_length
 
     def n_parameters_with_erb(self) -> int:
         """Trainable parameters plus the fixed ERB matrices (the count of the authors' repository, 48.2 k)."""
@@ -111,6 +119,9 @@ class GTCRN(SpeechModel):
         """Real and imaginary parts ``(B, 257, frames)`` of the complex ratio mask, from those of the noisy
         spectrum: the network on real tensors, shared by :meth:`estimate_mask` and the streaming/ONNX path."""
         r, i = re.transpose(1, 2), im.transpose(1, 2)  # (B, T, F)
+        la = self.lookahead_frames
+        if la:  # L frames of zeros after the end; the mask of frame t is the network's output at t + L
+            r, i = nn.functional.pad(r, (0, 0, 0, la)), nn.functional.pad(i, (0, 0, 0, la))
         mag = torch.sqrt(r.square() + i.square() + 1e-12)
         x = self.sfe(self.erb.bm(torch.stack([mag, r, i], dim=1)))  # (B, 9, T, 129)
         skips = []
@@ -120,7 +131,7 @@ class GTCRN(SpeechModel):
         x = self.dprnn(x)
         for k, layer in enumerate(self.decoder):
             x = layer(x + skips[-1 - k])
-        m = self.erb.bs(x)  # (B, 2, T, 257)
+        m = self.erb.bs(x)[:, :, la:]  # (B, 2, T, 257)
         return m[:, 0].transpose(1, 2), m[:, 1].transpose(1, 2)
 
     def estimate_mask(self, spec: torch.Tensor) -> torch.Tensor:
