@@ -76,9 +76,14 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
     row = lambda label, m: (f"| {label} | {m.get('pesq_wb', float('nan')):.3f} | {m.get('stoi', float('nan')):.3f} | "  # noqa: E731
                             f"{m.get('si_sdr', float('nan')):.2f} | {m.get('dnsmos_ovrl', float('nan')):.3f} | "
                             f"{m.get('dnsmos_sig', float('nan')):.3f} | {m.get('dnsmos_bak', float('nan')):.3f} |")
-    lat = (f"{d['lookahead_ms']:.1f} ms look-ahead (`model.lookahead()`); `cspec.infer.Stream` latency "
-           f"{d['stream_latency_ms']:.1f} ms" if d["causal"] and not isinstance(d.get("stream_latency_ms"), str)
-           else "offline (non-causal): the whole chunk (10 s by default) is needed before output")
+    if not d["causal"]:
+        lat = "offline (non-causal): the whole chunk (10 s by default) is needed before output"
+    elif isinstance(d.get("stream_latency_ms"), str):  # causal with frame look-ahead: chunked use only
+        lat = (f"{d['lookahead_ms']:.1f} ms look-ahead (`model.lookahead()`); used offline or in chunks "
+               f"through `cspec.infer.Enhancer` ({d['stream_latency_ms']})")
+    else:
+        lat = (f"{d['lookahead_ms']:.1f} ms look-ahead (`model.lookahead()`); `cspec.infer.Stream` latency "
+               f"{d['stream_latency_ms']:.1f} ms")
     hours = train.get("steps", 0) * spec["data"]["batch_size"] * spec["data"]["train"]["seconds"] / 3600
     wall = train.get("wall_s")
     deb = bool(spec["data"]["train"].get("options", {}).get("noise_manifests"))
