@@ -97,13 +97,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="folder for the FLAC files and manifest.csv")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--without", default="", help="comma-separated PACKAGES keys to leave out")
     args = ap.parse_args(argv)
+    without = {k for k in args.without.split(",") if k}
+    if without - set(PACKAGES):
+        print(f"error: --without: unknown {sorted(without - set(PACKAGES))}; known: {', '.join(PACKAGES)}",
+              file=sys.stderr)
+        return 2
     out = args.out.expanduser()
     rng = np.random.default_rng(args.seed)
     rows, seen = [], set()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for key, (keep, drop, lic, music) in PACKAGES.items():
+            if key in without:
+                continue
             pkg = key.split("#")[0]
             root = tmp / pkg
             if not root.is_dir():
