@@ -14,6 +14,7 @@ by hand: every number on the card comes out of this run or the training run's ow
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -101,7 +102,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | latency | {lat} |
 | objective | {objective(spec)} |
 | recipe | `{recipe}`: `{env} cspec train {recipe}`{DEB_BUILD if deb else ''} |
-| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){DEB_DATA if deb else ''}; about {hours:.1f} h of mixtures seen |
+| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data() if deb else ''}; about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
 | weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json` |
@@ -128,17 +129,29 @@ section Enhancement.
 ## Limits
 
 Trained for {train.get('steps')} steps{' from the `model.init` weights above' if init else ''} on about two hours of speech (mostly single words and letters) and
-{'about 50 minutes of recorded noise (8 from the pool, 40 from Debian packages)' if deb else 'about eight minutes of recorded noise'}, on a 2-core CPU: expect it to be beaten by models trained on a full
+{f'about {7.5 + debian_minutes():.0f} minutes of recorded noise (7.5 from the pool, the rest from Debian packages)' if deb else 'about eight minutes of recorded noise'}, on a 2-core CPU: expect it to be beaten by models trained on a full
 corpus (DNS Challenge, VoiceBank+DEMAND) with the same recipe on a GPU. It removes additive noise; it was
 trained with mild simulated reverberation only and does not dereverberate.
 """
 
 
-DEB_BUILD = " after `python recipes/pool/debian_noise.py --out ~/.cache/cspec/debian-noise`"
-DEB_DATA = (", the recorded noise being the pool's 7.5 min and 40 min of non-speech sounds from Debian packages "
-            "(`recipes/pool/debian_noise.py`: city and nature ambience, machines, tools, footsteps, fire, water, "
-            "bells, rings, instrumental music)")
+DEB_BUILD = " after `python recipes/pool/debian_noise.py --out ~/.cache/cspec/debian-noise` (see the recipe's header)"
 DEB_LICENCE = "; Debian sound packages (GPL-2+, GPL-3+, CC-BY-SA-3.0: each file's package in the manifest)"
+
+
+def debian_minutes() -> float:
+    """Minutes of noise in ``$CSPEC_DEBIAN_NOISE/manifest.csv`` (the extra noise pool the run read)."""
+    path = Path(os.path.expanduser(os.environ.get("CSPEC_DEBIAN_NOISE", "~/.cache/cspec/debian-noise"))) / "manifest.csv"
+    if not path.is_file():
+        raise SystemExit(f"error: {path} not found: set CSPEC_DEBIAN_NOISE to the noise folder the run read")
+    with open(path, newline="") as f:
+        return sum(float(r["duration_s"]) for r in csv.DictReader(f)) / 60
+
+
+def deb_data() -> str:
+    return (f", the recorded noise being the pool's 7.5 min and {debian_minutes():.0f} min of non-speech sounds from "
+            "Debian packages (`recipes/pool/debian_noise.py`: city and nature ambience, machines, tools, footsteps, "
+            "fire, water, bells, rings, instrumental music)")
 
 
 def onnx_line(name: str, res: dict) -> str:
