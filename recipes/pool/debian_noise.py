@@ -115,7 +115,12 @@ def main(argv=None) -> int:
             pkg = key.split("#")[0]
             root = tmp / pkg
             if not root.is_dir():
-                got = subprocess.run(["apt-get", "download", pkg], cwd=tmp, capture_output=True, text=True)
+                try:
+                    got = subprocess.run(["apt-get", "download", pkg], cwd=tmp, capture_output=True, text=True)
+                except FileNotFoundError:
+                    print("error: apt-get not found: this script needs a Debian or Ubuntu machine (or container)",
+                          file=sys.stderr)
+                    return 1
                 debs = sorted(tmp.glob(f"{pkg}_*.deb"))
                 if got.returncode != 0 or not debs:
                     print(f"error: apt-get download {pkg} failed: {got.stderr.strip().splitlines()[-1:]}",
