@@ -88,6 +88,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
     hours = train.get("steps", 0) * spec["data"]["batch_size"] * spec["data"]["train"]["seconds"] / 3600
     wall = train.get("wall_s")
     deb = bool(spec["data"]["train"].get("options", {}).get("noise_manifests"))
+    deb_min = debian_minutes() if deb else 0.0
     env = "CSPEC_DATA=../shared/data" + (" CSPEC_DEBIAN_NOISE=~/.cache/cspec/debian-noise" if deb else "")
     return f"""# cspec pretrained model `{name}`
 
@@ -102,7 +103,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | latency | {lat} |
 | objective | {objective(spec)} |
 | recipe | `{recipe}`: `{env} cspec train {recipe}`{DEB_BUILD if deb else ''} |
-| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data() if deb else ''}; about {hours:.1f} h of mixtures seen |
+| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data(deb_min) if deb else ''}; about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
 | weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json` |
@@ -129,7 +130,7 @@ section Enhancement.
 ## Limits
 
 Trained for {train.get('steps')} steps{' from the `model.init` weights above' if init else ''} on about two hours of speech (mostly single words and letters) and
-{f'about {7.5 + debian_minutes():.0f} minutes of recorded noise (7.5 from the pool, the rest from Debian packages)' if deb else 'about eight minutes of recorded noise'}, on a 2-core CPU: expect it to be beaten by models trained on a full
+{f'about {7.5 + deb_min:.0f} minutes of recorded noise (7.5 from the pool, the rest from Debian packages)' if deb else 'about eight minutes of recorded noise'}, on a 2-core CPU: expect it to be beaten by models trained on a full
 corpus (DNS Challenge, VoiceBank+DEMAND) with the same recipe on a GPU. It removes additive noise; it was
 trained with mild simulated reverberation only and does not dereverberate.
 """
@@ -148,8 +149,8 @@ def debian_minutes() -> float:
         return sum(float(r["duration_s"]) for r in csv.DictReader(f)) / 60
 
 
-def deb_data() -> str:
-    return (f", the recorded noise being the pool's 7.5 min and {debian_minutes():.0f} min of non-speech sounds from "
+def deb_data(minutes: float) -> str:
+    return (f", the recorded noise being the pool's 7.5 min and {minutes:.0f} min of non-speech sounds from "
             "Debian packages (`recipes/pool/debian_noise.py`: city and nature ambience, machines, tools, footsteps, "
             "fire, water, bells, rings, instrumental music)")
 

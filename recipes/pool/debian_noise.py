@@ -22,6 +22,7 @@ import argparse
 import csv
 import fnmatch
 import hashlib
+import io
 import re
 import shutil
 import subprocess
@@ -30,8 +31,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
+
+from cspec.audio import AudioError, load, save
+from cspec.models.io import atomic_write_text
 
 SR, PIECE, FLOOR = 16000, 20.0, 1e-4
 
@@ -61,12 +63,6 @@ PACKAGES = {
 MAX_MUSIC_PIECES = 8
 
 
-def _read(path: Path) -> np.ndarray:
-    x, sr = sf.read(str(path), dtype="float64", always_2d=True)
-    x = x.mean(axis=1)
-    return soxr.resample(x, sr, SR, quality="VHQ") if sr != SR else x
-
-
 def _files(root: Path, keep: list[str], drop: list[str]) -> list[Path]:
     out = []
     for p in sorted(root.rglob("*")):
@@ -79,16 +75,17 @@ def _files(root: Path, keep: list[str], drop: list[str]) -> list[Path]:
 
 def _pieces(sounds: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
     """Long sounds cut into PIECE-second pieces; short ones joined into scenes of about PIECE seconds."""
-    n, out, scene = int(PIECE * SR), [], []
+    n, out, scene, filled = int(PIECE * SR), [], [], 0
     for x in sounds:
         if len(x) >= n:
             out += [x[i:i + n] for i in range(0, len(x) - n // 2, n)]
             continue
         scene += [x, np.zeros(int(rng.uniform(0.1, 1.0) * SR))]
-        if sum(map(len, scene)) >= n:
+        filled += len(scene[-2]) + len(scene[-1])
+        if filled >= n:
             out.append(np.concatenate(scene)[:n])
-            scene = []
-    if scene and sum(map(len, scene)) >= SR:
+            scene, filled = [], 0
+    if scene and filled >= SR:
         out.append(np.concatenate(scene))
     return out
 
@@ -134,8 +131,8 @@ def main(argv=None) -> int:
                     continue
                 seen.add(digest)
                 try:
-                    x = _read(f)
-                except (RuntimeError, sf.LibsndfileError) as exc:
+                    x = load(f, sr=SR, mono=True)[0][0].double().numpy()
+                except AudioError as exc:
                     print(f"skipped {f.name}: {exc}", file=sys.stderr)
                     continue
                 if len(x) > SR // 20 and np.abs(x).max() > 1e-4:
@@ -152,7 +149,7 @@ def main(argv=None) -> int:
                 # a floor at -80 dBFS (3 LSB) where the effects have digital silence: recordings never do, and an
                 # all-zero noisy frame over a silent speech gap makes the compressed losses' gradients infinite
                 x = x + FLOOR * rng.standard_normal(len(x))
-                sf.write(str(out / rel), x, SR, subtype="PCM_16")
+                save(out / rel, x, SR, overwrite=True, subtype="PCM_16")
                 rows.append([rel, f"{len(x) / SR:.3f}", "noise debian" + (" music" if music else ""), "",
                              f"debian:{pkg}", lic])
             copyright_file = next(root.rglob("copyright"), None)
@@ -160,10 +157,9 @@ def main(argv=None) -> int:
                 (out / "licenses").mkdir(exist_ok=True)
                 shutil.copy(copyright_file, out / "licenses" / f"{pkg}.copyright")
             print(f"{key}: {len(sounds)} sounds -> {len(pieces)} pieces", flush=True)
-    with open(out / "manifest.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "duration_s", "kind", "speaker", "source", "license"])
-        w.writerows(rows)
+    table = io.StringIO()
+    csv.writer(table).writerows([["path", "duration_s", "kind", "speaker", "source", "license"], *rows])
+    atomic_write_text(out / "manifest.csv", table.getvalue())
     total = sum(float(r[1]) for r in rows) / 60
     print(f"{len(rows)} files, {total:.1f} min -> {out / 'manifest.csv'}")
     return 0

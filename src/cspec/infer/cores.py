@@ -21,7 +21,7 @@ from torch import Tensor
 
 from cspec.errors import ConfigError
 
-__all__ = ["get_core", "has_core"]
+__all__ = ["get_core", "has_core", "refuse_frame_lookahead"]
 
 Pair = tuple[Tensor, Tensor]
 
@@ -89,3 +89,13 @@ def get_core(model) -> Callable[[Tensor, Tensor], Pair]:
             return lambda re, im: fn(model, re, im)
     raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' has no real-pair spectral core; "
                       "covered: gtcrn, crn, gcrn, dccrn-e/r/c/cl")
+
+
+def refuse_frame_lookahead(model, instead: str) -> None:
+    """:class:`ConfigError` for a model that looks frames ahead (``GTCRN(lookahead_frames=L)``, ``L > 0``): frame-by-
+    frame streaming (:class:`cspec.infer.Stream`, ``export_onnx(mode="frames")``) emits frame ``t`` at input
+    frame ``t``. ``instead`` names what to use."""
+    frames = getattr(model, "lookahead_frames", 0)
+    if frames:
+        raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' looks {frames} frames ahead; "
+                          f"frame-by-frame streaming takes models without frame look-ahead only: {instead}")

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from cspec.errors import ConfigError
-from cspec.infer.cores import get_core
+from cspec.infer.cores import get_core, refuse_frame_lookahead
 from cspec.spectral.export import ConvISTFT, ConvSTFT
 from cspec.spectral.stft import STFTConfig
 
@@ -125,9 +125,7 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
     else:
         if not model.causal:
             raise ConfigError("mode='frames' streams a causal model; this one is not causal")
-        if getattr(model, "lookahead_frames", 0):
-            raise ConfigError(f"mode='frames' streams models without frame look-ahead; this one looks "
-                              f"{model.lookahead_frames} frames ahead: export it with mode='offline'")
+        refuse_frame_lookahead(model, "export it with mode='offline'")
         net, states = _stateful(model)
         with torch.no_grad():  # one dry step makes every state exist, with its shape
             get_core(net)(torch.zeros(1, cfg.n_freqs, 1), torch.zeros(1, cfg.n_freqs, 1))

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cspec.errors import ConfigError
-from cspec.infer.cores import get_core, has_core
+from cspec.infer.cores import get_core, has_core, refuse_frame_lookahead
 
 __all__ = ["Stream"]
 
@@ -106,9 +106,7 @@ class Stream:
         if not getattr(model, "causal", False):
             raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' is not causal and cannot "
                               "stream; use cspec.infer.Enhancer (chunked offline processing)")
-        if getattr(model, "lookahead_frames", 0):
-            raise ConfigError(f"model '{model.name}' looks {model.lookahead_frames} frames ahead; Stream runs models "
-                              "without frame look-ahead only; use cspec.infer.Enhancer (chunked offline processing)")
+        refuse_frame_lookahead(model, "use cspec.infer.Enhancer (chunked offline processing)")
         self.model, self.sample_rate = model.eval(), int(model.sample_rate)
         self.onnx = getattr(model, "mode", None) == "frames"  # a frames export run by cspec.infer.OnnxModel
         self.framewise = self.onnx or has_core(model)
