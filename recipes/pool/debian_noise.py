@@ -19,21 +19,19 @@ copied under ``OUT/licenses/``.
 from __future__ import annotations
 
 import argparse
-import csv
 import fnmatch
 import hashlib
-import io
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from cspec.audio import AudioError, load, save
-from cspec.models.io import atomic_write_text
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from debian_pool import FetchError, copy_licence, fetch, write_pool_manifest  # noqa: E402
+
+from cspec.audio import AudioError, load, save  # noqa: E402
 
 SR, PIECE, FLOOR = 16000, 20.0, 1e-4
 
@@ -110,20 +108,11 @@ def main(argv=None) -> int:
             if key in without:
                 continue
             pkg = key.split("#")[0]
-            root = tmp / pkg
-            if not root.is_dir():
-                try:
-                    got = subprocess.run(["apt-get", "download", pkg], cwd=tmp, capture_output=True, text=True)
-                except FileNotFoundError:
-                    print("error: apt-get not found: this script needs a Debian or Ubuntu machine (or container)",
-                          file=sys.stderr)
-                    return 1
-                debs = sorted(tmp.glob(f"{pkg}_*.deb"))
-                if got.returncode != 0 or not debs:
-                    print(f"error: apt-get download {pkg} failed: {got.stderr.strip().splitlines()[-1:]}",
-                          file=sys.stderr)
-                    return 1
-                subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(root)], check=True)
+            try:
+                root = fetch(pkg, tmp)
+            except FetchError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
             sounds = []
             for f in _files(root, keep, drop):
                 digest = hashlib.sha1(f.read_bytes()).hexdigest()
@@ -152,15 +141,9 @@ def main(argv=None) -> int:
                 save(out / rel, x, SR, overwrite=True, subtype="PCM_16")
                 rows.append([rel, f"{len(x) / SR:.3f}", "noise debian" + (" music" if music else ""), "",
                              f"debian:{pkg}", lic])
-            copyright_file = next(root.rglob("copyright"), None)
-            if copyright_file is not None:
-                (out / "licenses").mkdir(exist_ok=True)
-                shutil.copy(copyright_file, out / "licenses" / f"{pkg}.copyright")
+            copy_licence(root, out, pkg)
             print(f"{key}: {len(sounds)} sounds -> {len(pieces)} pieces", flush=True)
-    table = io.StringIO()
-    csv.writer(table).writerows([["path", "duration_s", "kind", "speaker", "source", "license"], *rows])
-    atomic_write_text(out / "manifest.csv", table.getvalue())
-    total = sum(float(r[1]) for r in rows) / 60
+    total = write_pool_manifest(out, rows)
     print(f"{len(rows)} files, {total:.1f} min -> {out / 'manifest.csv'}")
     return 0
 

@@ -190,3 +190,22 @@ def test_noise_manifests_join_the_noise_pool(manifest, tmp_path):
     assert len(one.noise) == len(ds.noise)
     with pytest.raises(DataError, match="no such manifest"):
         SimulatedEnhancementDataset(manifest, seconds=0.5, length=10, noise_manifests=[tmp_path / "missing.csv"])
+
+
+def test_speech_manifests_join_the_speech_pool(manifest, tmp_path):
+    # an extra pool manifest with two phrases of one new speaker, and a noise row that must not join the speech
+    t = np.arange(16000) / 16000
+    for name in ("a", "b"):
+        save(tmp_path / "speech" / f"{name}.flac", 0.3 * np.sin(2 * np.pi * 200 * t), 16000)
+    (tmp_path / "manifest.csv").write_text("path,duration_s,kind,speaker,source,license\n"
+                                           "speech/a.flac,1.0,clean prompts,voice-x,test,CC0\n"
+                                           "speech/b.flac,1.0,clean prompts,voice-x,test,CC0\n"
+                                           "speech/a.flac,1.0,noise debian,,test,CC0\n")
+    base = SimulatedEnhancementDataset(manifest, seconds=0.5, length=10)
+    ds = SimulatedEnhancementDataset(manifest, seconds=0.5, length=10, speech_manifests=tmp_path,
+                                     config=SimConfig(speech_kinds={"clean prompts": 1.0}))
+    assert ds.speech.speakers == sorted(base.speech.speakers + ["voice-x"]) and len(ds.noise) == len(base.noise)
+    assert ds.speech.by_kind["clean prompts"] == ["voice-x"]
+    assert {ds[i]["speaker"] for i in range(4)} == {"voice-x"}  # the only speaker of the only kind drawn
+    with pytest.raises(DataError, match="no such manifest"):
+        SimulatedEnhancementDataset(manifest, seconds=0.5, length=10, speech_manifests=[tmp_path / "missing.csv"])

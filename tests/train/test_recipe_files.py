@@ -37,7 +37,7 @@ def test_pool_recipe_prepares(path, tmp_path, monkeypatch):
     r = load_recipe(path)
     if r.model.init:  # second stages start from an earlier run's model folder; build them from the seed here
         assert r.model.init in ("runs/pool/tiny-step5000", "runs/pool/tiny-v1", "runs/pool/tiny-ft/model",
-                                "runs/pool/tiny-deb/model")
+                                "runs/pool/tiny-deb/model", "runs/pool/tiny-deb2/model")
         r = load_recipe(path, ["model.init=''"])
     extra = r.data.train.options.get("noise_manifests")
     if extra:  # the third stages read recipes/pool/debian_noise.py's pool: a one-file look-alike of it here
@@ -46,5 +46,14 @@ def test_pool_recipe_prepares(path, tmp_path, monkeypatch):
         (tmp_path / "manifest.csv").write_text("path,duration_s,kind,speaker,source,license\n"
                                                "noise/a.flac,1.0,noise debian,,test,CC0\n")
         monkeypatch.setenv("CSPEC_DEBIAN_NOISE", str(tmp_path))
+    speech = r.data.train.options.get("speech_manifests")
+    if speech:  # recipes/pool/debian_speech.py's pool: a one-speaker look-alike
+        assert speech == ["$CSPEC_DEBIAN_SPEECH"]
+        rng = np.random.default_rng(1)
+        rows = "".join(f"speech/{i}.flac,1.0,clean prompts,voice-x,test,CC0\n" for i in range(3))
+        for i in range(3):
+            save(tmp_path / "sp" / "speech" / f"{i}.flac", 0.1 * rng.standard_normal(16000), 16000)
+        (tmp_path / "sp" / "manifest.csv").write_text("path,duration_s,kind,speaker,source,license\n" + rows)
+        monkeypatch.setenv("CSPEC_DEBIAN_SPEECH", str(tmp_path / "sp"))
     exp = prepare(r)
     assert len(exp.train_set) == r.data.train.options["length"] >= 20000 and len(exp.valid_set) == 40

@@ -41,6 +41,13 @@ def subset_items(items: Sequence[PoolItem], subset: str, valid_percent: float = 
     return pick
 
 
+def _more(manifests, kind: str, filters: dict) -> list[PoolItem]:
+    """The ``kind`` rows of one pool manifest or of each of a list of them."""
+    if isinstance(manifests, (str, os.PathLike)):
+        manifests = [manifests]
+    return [i for m in manifests for i in read_pool(m, kind, **filters)]
+
+
 def _tensor(v):
     if isinstance(v, np.ndarray):
         return torch.from_numpy(v.astype(np.float32))
@@ -61,6 +68,8 @@ class SimulatedDataset(Dataset):
         use_noise_files: read the manifest's noise files (else only generated noise is used).
         noise_manifests: more pool manifests (or their folders) whose noise rows join the noise pool, e.g. the
             one ``recipes/pool/debian_noise.py`` writes.
+        speech_manifests: more pool manifests (or their folders) whose clean-speech rows join the speech pool
+            (before the train/valid split), e.g. the one ``recipes/pool/debian_speech.py`` writes.
     """
 
     def __init__(self, manifest: str | os.PathLike | None = None, seconds: float = 4.0, sr: int = 16000,
@@ -68,7 +77,8 @@ class SimulatedDataset(Dataset):
                  license=None, source=None, exclude_license=None, subset: str = "all",
                  valid_percent: float = 5.0, speech_items: Sequence[PoolItem] | None = None,
                  noise_items: Sequence[PoolItem] | None = None, use_noise_files: bool = True,
-                 noise_manifests: Sequence[str | os.PathLike] = ()):
+                 noise_manifests: Sequence[str | os.PathLike] = (),
+                 speech_manifests: Sequence[str | os.PathLike] = ()):
         if seconds <= 0 or length <= 0 or sr <= 0:
             raise DataError(f"seconds, length and sr must be positive, got {seconds}, {length}, {sr}")
         if manifest is None and (speech_items is None or (use_noise_files and noise_items is None)):
@@ -78,10 +88,10 @@ class SimulatedDataset(Dataset):
             speech_items = read_pool(manifest, "speech", **filters)
         if use_noise_files and noise_items is None:
             noise_items = read_pool(manifest, "noise", **filters)
+        if speech_manifests:
+            speech_items = list(speech_items) + _more(speech_manifests, "speech", filters)
         if use_noise_files and noise_manifests:
-            if isinstance(noise_manifests, (str, os.PathLike)):
-                noise_manifests = [noise_manifests]
-            noise_items = list(noise_items) + [i for m in noise_manifests for i in read_pool(m, "noise", **filters)]
+            noise_items = list(noise_items) + _more(noise_manifests, "noise", filters)
         cache = AudioCache(sr)
         self.speech = SpeechPool(subset_items(speech_items, subset, valid_percent), sr, cache)
         self.noise = NoisePool(noise_items, sr, cache) if use_noise_files else None
