@@ -103,3 +103,19 @@ def test_gtcrn_frame_lookahead(tmp_path):
         ref = ahead.float()(wave.float())["wave"]
     got = torch.as_tensor(OnnxModel(tmp_path / "m.onnx")(wave.float())["wave"])
     assert (got - ref).abs().max() < 1e-4
+
+
+def test_negate_mask_flips_the_output_polarity_exactly():
+    torch.manual_seed(0)
+    model = build("gtcrn")
+    for m in model.modules():  # non-trivial BatchNorm statistics, as after training
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = 0.1 * torch.randn(1, 8000)
+    with torch.no_grad():
+        before = model(x)
+        after = model.negate_mask()(x)
+    assert torch.allclose(after["mask"], -before["mask"], atol=1e-6)
+    assert torch.allclose(after["wave"], -before["wave"], atol=1e-6)

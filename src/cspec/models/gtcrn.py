@@ -111,6 +111,20 @@ class GTCRN(SpeechModel):
     def lookahead(self) -> int:
         return exact_lookahead(self.stft_config) + self.lookahead_frames * self.stft_config.hop_length
 
+    @torch.no_grad()
+    def negate_mask(self) -> "GTCRN":
+        """Multiply the complex mask by -1, in place: the output's polarity flips and nothing else changes.
+
+        The mask's last block is conv -> BatchNorm -> tanh, and tanh is odd, so negating the BatchNorm's affine
+        weight and bias negates the mask exactly. For a network that a magnitude-dominated loss (0.9 |.| + 0.1
+        real-imaginary, with a sign-blind SI-SDR term) left in the inverted solution, which the real-imaginary term
+        then also pulls towards a lower level: after the flip both terms agree (see recipes/pool/tiny-sp.yaml).
+        """
+        norm = self.decoder[-1][1]
+        norm.weight.neg_()
+        norm.bias.neg_()
+        return self
+
     def n_parameters_with_erb(self) -> int:
         """Trainable parameters plus the fixed ERB matrices (the count of the authors' repository, 48.2 k)."""
         return self.n_parameters() + 2 * self.erb.fb.numel()
