@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from cspec.models import SpeechModel, build
+
+from ..conftest import input_dependent
 from cspec.spectral.stft import STFTConfig, istft, stft
 
 
@@ -62,4 +64,4 @@ def small(name: str):
     torch.manual_seed(0)
     kw = {"crn": {"channels": (8, 8, 16, 16, 16)}, "gcrn": {"channels": (8, 8, 16, 16, 16)},
           "dccrn-cl": {"channels": (4, 8, 8), "rnn_units": 32}, "dccrn-e": {"channels": (4, 8, 8), "rnn_units": 32}}
-    return build(name, **kw.get(name, {})).eval()
+    return input_dependent(build(name, **kw.get(name, {}))).eval()

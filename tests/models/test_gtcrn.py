@@ -7,6 +7,8 @@ from torch import nn
 from cspec.models import build
 from cspec.models.blocks.crn_gtcrn import SFE, erb_filterbank
 
+from ..conftest import input_dependent
+
 SMALL = dict(channels=8, hidden=8, dilations=(1,), n_dprnn=1)
 
 
@@ -29,7 +31,7 @@ def test_gtcrn_overfit(model_checks):
 
 def test_gtcrn_causal(model_checks):
     torch.manual_seed(0)
-    model_checks.causal(build("gtcrn", **SMALL))
+    model_checks.causal(input_dependent(build("gtcrn", **SMALL)))
 
 
 def test_erb_sfe_and_mask_by_hand():
@@ -40,7 +42,7 @@ def test_erb_sfe_and_mask_by_hand():
     ref = nn.Unfold((1, 3), padding=(0, 1))(x).reshape(2, 9, 5, 11)  # the paper's SFE as an unfold
     torch.testing.assert_close(SFE(3)(x), ref)
     torch.manual_seed(0)
-    model = build("gtcrn", **SMALL).eval()
+    model = input_dependent(build("gtcrn", **SMALL)).eval()
     wave = torch.randn(1, 4000)
     with torch.no_grad():
         out = model(wave)
@@ -51,11 +53,18 @@ def test_erb_sfe_and_mask_by_hand():
     torch.testing.assert_close(out["spec"], m * noisy)
 
 
+def test_gtcrn_initial_mask_is_a_constant_real_gain():
+    model = build("gtcrn").eval()
+    with torch.no_grad():
+        out = model(0.1 * torch.randn(2, 8000))
+    assert torch.allclose(out["mask"], torch.full_like(out["mask"], torch.tanh(torch.tensor(0.5)).item()))
+
+
 def test_gtcrn_lookahead_exact():
     """Perturb one input sample at each of ``hop`` positions (float64): the farthest back an output moves is the
     look-ahead, 510 = win - 2 (the sqrt-Hann window's first sample is zero)."""
     torch.manual_seed(0)
-    model = build("gtcrn", **SMALL).double().eval()
+    model = input_dependent(build("gtcrn", **SMALL)).double().eval()
     hop, n, start = 256, 2048, 1200
     base = 0.1 * torch.randn(1, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     pos = torch.arange(start, start + hop)
@@ -75,7 +84,7 @@ def test_gtcrn_frame_lookahead(tmp_path):
     from cspec.models import load, save
 
     torch.manual_seed(0)
-    causal = build("gtcrn", **SMALL).double().eval()
+    causal = input_dependent(build("gtcrn", **SMALL)).double().eval()
     ahead = build("gtcrn", **SMALL, lookahead_frames=2).double().eval()
     ahead.load_state_dict(causal.state_dict())
     wave = 0.1 * torch.randn(1, 4096, dtype=torch.float64)
@@ -107,7 +116,7 @@ def test_gtcrn_frame_lookahead(tmp_path):
 
 def test_negate_mask_flips_the_output_polarity_exactly():
     torch.manual_seed(0)
-    model = build("gtcrn")
+    model = input_dependent(build("gtcrn"))
     for m in model.modules():  # non-trivial BatchNorm statistics, as after training
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)

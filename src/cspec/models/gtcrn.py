@@ -107,6 +107,14 @@ class GTCRN(SpeechModel):
             [GTConv(channels, hidden, d) for d in dil[::-1]]
             + [_conv_block(channels, channels, 2, True), _conv_block(channels, 2, 1, True, last=True)]
         )
+        # cspec's choice, not the paper's: the mask starts as the same real gain tanh(0.5) = 0.46 in every bin (the
+        # last normalisation's scale at zero, as the zero-initialised last BatchNorm of each residual block in Goyal et
+        # al. 2017), in phase with the input. With the default init, the sign of the initial mask in the speech bins
+        # is a coin flip of the seed, and a mostly magnitude loss keeps an inverted start inverted (the first bundled
+        # models: output = clean speech x -0.45; see negate_mask).
+        with torch.no_grad():
+            self.decoder[-1][1].weight.zero_()
+            self.decoder[-1][1].bias.copy_(torch.tensor([0.5, 0.0]))
 
     def lookahead(self) -> int:
         return exact_lookahead(self.stft_config) + self.lookahead_frames * self.stft_config.hop_length
