@@ -8,8 +8,9 @@ script negates the mask exactly and writes a new folder, from which recipes/pool
 
     python recipes/pool/flip_polarity.py runs/pool/tiny-deb2/model runs/pool/tiny-flip
 
-It prints the mean projection scale <y, s> / <s, s> of the output on the shared dev pairs (clean speech s) before
-and after: negative when inverted, near 1 for an output at the clean level.
+It measures the mean projection scale <y, s> / <s, s> of the output on the shared dev pairs (clean speech s):
+negative when inverted, near 1 for an output at the clean level. A model already in phase (a chain started with
+the current GTCRN init, whose mask starts as a positive real gain) is copied unchanged.
 """
 
 from __future__ import annotations
@@ -57,10 +58,15 @@ def main(argv=None) -> int:
         print(f"error: {args.src} holds a {type(model).__name__}; only GTCRN models have negate_mask", file=sys.stderr)
         return 2
     pairs = args.pairs or data_root() / "dev_pairs"
-    before = scale(model, pairs) if pairs.is_dir() else None
-    model.negate_mask()
-    save_model(model, args.dst)
-    if before is not None:
+    if not (pairs / "clean").is_dir():
+        print(f"error: no dev pairs under {pairs}: set CSPEC_DATA or give --pairs", file=sys.stderr)
+        return 2
+    before = scale(model, pairs)
+    if before > 0:  # e.g. a chain started with today's GTCRN init, whose mask starts in phase
+        save_model(model, args.dst)
+        print(f"scale of the clean speech in the output: {before:.3f}, already in phase; copied unchanged")
+    else:
+        save_model(model.negate_mask(), args.dst)
         print(f"scale of the clean speech in the output: {before:.3f} -> {scale(model, pairs):.3f}")
     print(f"wrote {args.dst}")
     return 0
