@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_pool import FetchError, copy_licence, fetch, write_pool_manifest  # noqa: E402
+from debian_pool import SR, FetchError, add_file, copy_licence, fetch, write_pool_manifest  # noqa: E402
 
-from cspec.audio import AudioError, load, save  # noqa: E402
+from cspec.audio import AudioError, load  # noqa: E402
 
-SR, PIECE, FLOOR = 16000, 20.0, 1e-4
+PIECE, FLOOR = 20.0, 1e-4
 
 #: package -> (globs of the files kept, name patterns left out, licence, music?)
 PACKAGES = {
@@ -138,14 +138,10 @@ def main(argv=None) -> int:
                 # a floor at -80 dBFS (3 LSB) where the effects have digital silence: recordings never do, and an
                 # all-zero noisy frame over a silent speech gap makes the compressed losses' gradients infinite
                 x = x + FLOOR * rng.standard_normal(len(x))
-                save(out / rel, x, SR, overwrite=True, subtype="PCM_16")
-                rows.append([rel, f"{len(x) / SR:.3f}", "noise debian" + (" music" if music else ""), "",
-                             f"debian:{pkg}", lic])
+                add_file(out, rel, x, rows, "noise debian" + (" music" if music else ""), "", pkg, lic)
             copy_licence(root, out, pkg)
             print(f"{key}: {len(sounds)} sounds -> {len(pieces)} pieces", flush=True)
-    total = write_pool_manifest(out, rows)
-    print(f"{len(rows)} files, {total:.1f} min -> {out / 'manifest.csv'}")
-    return 0
+    return write_pool_manifest(out, rows)
 
 
 if __name__ == "__main__":

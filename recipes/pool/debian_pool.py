@@ -10,7 +10,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cspec.audio import save
 from cspec.models.io import atomic_write_text
+
+SR = 16000
 
 HEADER = ["path", "duration_s", "kind", "speaker", "source", "license"]
 
@@ -43,9 +46,16 @@ def copy_licence(root: Path, out: Path, pkg: str) -> None:
         shutil.copy(copyright_file, out / "licenses" / f"{pkg}.copyright")
 
 
-def write_pool_manifest(out: Path, rows: list[list]) -> float:
-    """Write ``out/manifest.csv`` atomically; returns the total duration in minutes."""
+def add_file(out: Path, rel: str, x, rows: list[list], kind: str, speaker: str, pkg: str, lic: str) -> None:
+    """Write ``x`` (16 kHz) as 16-bit FLAC ``out/rel`` and append its manifest row to ``rows``."""
+    save(out / rel, x, SR, overwrite=True, subtype="PCM_16")
+    rows.append([rel, f"{len(x) / SR:.3f}", kind, speaker, f"debian:{pkg}", lic])
+
+
+def write_pool_manifest(out: Path, rows: list[list]) -> int:
+    """Write ``out/manifest.csv`` atomically and say how much it lists; returns 0 (the scripts' exit status)."""
     table = io.StringIO()
     csv.writer(table).writerows([HEADER, *rows])
     atomic_write_text(out / "manifest.csv", table.getvalue())
-    return sum(float(r[1]) for r in rows) / 60
+    print(f"{len(rows)} files, {sum(float(r[1]) for r in rows) / 60:.1f} min -> {out / 'manifest.csv'}")
+    return 0

@@ -28,11 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_pool import FetchError, copy_licence, fetch, write_pool_manifest  # noqa: E402
+from debian_pool import SR, FetchError, add_file, copy_licence, fetch, write_pool_manifest  # noqa: E402
 
-from cspec.audio import save  # noqa: E402
-
-SR = 16000
 #: package -> (licence, speaker id); Allison Smith recorded both the English and the Spanish set
 PACKAGES = {
     "asterisk-core-sounds-en-g722": ("CC-BY-SA-3.0 (Allison Smith, asterisk-core-sounds)", "asterisk-allison"),
@@ -94,15 +91,12 @@ def main(argv=None) -> int:
                 x = trim(decode(f.read_bytes()))
                 if len(x) < MIN_SECONDS * SR or np.abs(x).max() < 1e-3:
                     continue
-                rel = Path("speech") / lang / f.relative_to(root).parent.name / (f.stem + ".flac")
-                save(out / rel, x, SR, overwrite=True, subtype="PCM_16")
-                rows.append([rel.as_posix(), f"{len(x) / SR:.3f}", "clean prompts", speaker, f"debian:{pkg}", lic])
+                rel = f"speech/{lang}/{f.relative_to(root).parent.name}/{f.stem}.flac"
+                add_file(out, rel, x, rows, "clean prompts", speaker, pkg, lic)
                 kept += 1
             copy_licence(root, out, pkg)
             print(f"{pkg}: {kept} prompts", flush=True)
-    total = write_pool_manifest(out, rows)
-    print(f"{len(rows)} files, {total:.1f} min -> {out / 'manifest.csv'}")
-    return 0
+    return write_pool_manifest(out, rows)
 
 
 if __name__ == "__main__":
