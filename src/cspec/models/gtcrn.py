@@ -126,7 +126,8 @@ class GTCRN(SpeechModel):
         The mask's last block is conv -> BatchNorm -> tanh, and tanh is odd, so negating the BatchNorm's affine
         weight and bias negates the mask exactly. For a network that a magnitude-dominated loss (0.9 |.| + 0.1
         real-imaginary, with a sign-blind SI-SDR term) left in the inverted solution, which the real-imaginary term
-        then also pulls towards a lower level: after the flip both terms agree (see recipes/pool/tiny-sp.yaml).
+        then also pulls towards a lower level: after the flip both terms agree (recipes/pool/flip_polarity.py,
+        recipes/pool/tiny-pol.yaml).
         """
         norm = self.decoder[-1][1]
         norm.weight.neg_()
