@@ -14,7 +14,6 @@ by hand: every number on the card comes out of this run or the training run's ow
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import os
@@ -142,11 +141,13 @@ DEB_LICENCE = "; Debian sound packages (GPL-2+, GPL-3+, CC-BY-SA-3.0: each file'
 
 def debian_minutes() -> float:
     """Minutes of noise in ``$CSPEC_DEBIAN_NOISE/manifest.csv`` (the extra noise pool the run read)."""
-    path = Path(os.path.expanduser(os.environ.get("CSPEC_DEBIAN_NOISE", "~/.cache/cspec/debian-noise"))) / "manifest.csv"
-    if not path.is_file():
-        raise SystemExit(f"error: {path} not found: set CSPEC_DEBIAN_NOISE to the noise folder the run read")
-    with open(path, newline="") as f:
-        return sum(float(r["duration_s"]) for r in csv.DictReader(f)) / 60
+    from cspec.data import read_pool
+
+    folder = Path(os.path.expanduser(os.environ.get("CSPEC_DEBIAN_NOISE", "~/.cache/cspec/debian-noise")))
+    if not (folder / "manifest.csv").is_file():
+        raise SystemExit(f"error: {folder / 'manifest.csv'} not found: set CSPEC_DEBIAN_NOISE to the noise folder "
+                         "the run read")
+    return sum(item.duration for item in read_pool(folder, "noise")) / 60
 
 
 def deb_data(minutes: float) -> str:

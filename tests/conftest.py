@@ -32,3 +32,15 @@ def input_dependent(model: torch.nn.Module, seed: int = 2) -> torch.nn.Module:
                     and w is not None and not w.any():
                 w.copy_(0.5 + torch.rand(w.shape, generator=gen))
     return model
+
+
+def recipe_script(name: str):
+    """The module ``recipes/pool/NAME.py`` (a script, not a package), loaded from its file."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "recipes" / "pool" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

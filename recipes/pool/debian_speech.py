@@ -50,13 +50,17 @@ def _files(root: Path) -> list[Path]:
             and not any(fnmatch.fnmatch(p.name, d) for d in DROP_NAMES)]
 
 
-def decode(data: bytes) -> np.ndarray:
-    """64 kbit/s G.722 bytes -> float64 samples at 16 kHz in [-1, 1)."""
+def _codec():
     try:
         import G722
     except ImportError:
         raise SystemExit("error: decoding the prompts needs the G722 package: pip install G722") from None
-    return np.asarray(G722.G722(SR, 64000).decode(data), dtype=np.float64) / 32768.0
+    return G722
+
+
+def decode(data: bytes) -> np.ndarray:
+    """64 kbit/s G.722 bytes -> float64 samples at 16 kHz in [-1, 1)."""
+    return np.asarray(_codec().G722(SR, 64000).decode(data), dtype=np.float64) / 32768.0
 
 
 def trim(x: np.ndarray, frame: int = 320, rel_db: float = TRIM_DB) -> np.ndarray:
@@ -76,7 +80,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="folder for the FLAC files and manifest.csv")
     args = ap.parse_args(argv)
     out = args.out.expanduser()
-    decode(b"")  # fail early, before any download, when G722 is missing
+    _codec()  # fail early, before any download, when G722 is missing
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for pkg, (lic, speaker) in PACKAGES.items():

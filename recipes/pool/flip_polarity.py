@@ -4,7 +4,7 @@ The tiny chain's first stage (recipes/pool/tiny.yaml, 0.9 compressed magnitude +
 plus a sign-blind SI-SDR term) converged to an inverted mask: its output is the clean speech times about -0.45.
 PESQ, STOI and SI-SDR do not see the sign, but the real-imaginary term does, and it holds the level down; gradient
 steps cannot leave that basin (the mask would have to pass through zero, which the magnitude term forbids). This
-script negates the mask exactly and writes a new folder, from which recipes/pool/tiny-sp.yaml trains on:
+script negates the mask exactly and writes a new folder, from which recipes/pool/tiny-pol.yaml trains on:
 
     python recipes/pool/flip_polarity.py runs/pool/tiny-deb2/model runs/pool/tiny-flip
 
@@ -66,8 +66,8 @@ def main(argv=None) -> int:
         save_model(model, args.dst)
         print(f"scale of the clean speech in the output: {before:.3f}, already in phase; copied unchanged")
     else:
-        save_model(model.negate_mask(), args.dst)
-        print(f"scale of the clean speech in the output: {before:.3f} -> {scale(model, pairs):.3f}")
+        save_model(model.negate_mask(), args.dst)  # the output is exactly negated: its scale becomes -before
+        print(f"scale of the clean speech in the output: {before:.3f} -> {-before:.3f}")
     print(f"wrote {args.dst}")
     return 0
 

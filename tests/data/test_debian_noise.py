@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "pool" / "debian_noise.py"
-spec = importlib.util.spec_from_file_location("debian_noise", SCRIPT)
-dn = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(dn)
+from ..conftest import recipe_script
+
+dn = recipe_script("debian_noise")
 
 
 def test_files_keep_globs_and_drop_voices(tmp_path):

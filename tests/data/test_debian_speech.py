@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "pool" / "debian_speech.py"
-spec = importlib.util.spec_from_file_location("debian_speech", SCRIPT)
-ds = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ds)
+from ..conftest import recipe_script
+
+ds = recipe_script("debian_speech")
 
 
 def test_files_drop_letters_digits_tones_and_silence(tmp_path):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -12,10 +9,9 @@ from cspec.audio import save
 from cspec.models import build, load
 from cspec.models import save as save_model
 
-SCRIPT = Path(__file__).resolve().parents[2] / "recipes" / "pool" / "flip_polarity.py"
-spec = importlib.util.spec_from_file_location("flip_polarity", SCRIPT)
-fp = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fp)
+from ..conftest import recipe_script
+
+fp = recipe_script("flip_polarity")
 
 
 def test_flip_polarity(tmp_path, capsys):
@@ -26,7 +22,7 @@ def test_flip_polarity(tmp_path, capsys):
     save(tmp_path / "pairs" / "noisy" / "a.flac", clean + 0.02 * rng.standard_normal(len(t)), 16000)
     model = build("gtcrn", channels=8, hidden=8, dilations=(1,), n_dprnn=1)
     with torch.no_grad():
-        model.decoder[-1][1].bias.copy_(torch.tensor([-0.5, 0.0]))  # the constant mask -tanh(0.5): inverted
+        model.mask_norm.bias.copy_(torch.tensor([-0.5, 0.0]))  # the constant mask -tanh(0.5): inverted
     save_model(model, tmp_path / "inverted")
     assert fp.scale(load(tmp_path / "inverted").eval(), tmp_path / "pairs") < -0.4
     args = ["--pairs", str(tmp_path / "pairs")]

@@ -113,8 +113,13 @@ class GTCRN(SpeechModel):
         # is a coin flip of the seed, and a mostly magnitude loss keeps an inverted start inverted (the first bundled
         # models: output = clean speech x -0.45; see negate_mask).
         with torch.no_grad():
-            self.decoder[-1][1].weight.zero_()
-            self.decoder[-1][1].bias.copy_(torch.tensor([0.5, 0.0]))
+            self.mask_norm.weight.zero_()
+            self.mask_norm.bias.copy_(torch.tensor([0.5, 0.0]))
+
+    @property
+    def mask_norm(self) -> nn.BatchNorm2d:
+        """The BatchNorm before the mask's tanh (channels: real, imaginary)."""
+        return self.decoder[-1][1]
 
     def lookahead(self) -> int:
         return exact_lookahead(self.stft_config) + self.lookahead_frames * self.stft_config.hop_length
@@ -129,9 +134,8 @@ class GTCRN(SpeechModel):
         then also pulls towards a lower level: after the flip both terms agree (recipes/pool/flip_polarity.py,
         recipes/pool/tiny-pol.yaml).
         """
-        norm = self.decoder[-1][1]
-        norm.weight.neg_()
-        norm.bias.neg_()
+        self.mask_norm.weight.neg_()
+        self.mask_norm.bias.neg_()
         return self
 
     def n_parameters_with_erb(self) -> int:
