@@ -1,4 +1,4 @@
-"""SI-SDR against torchmetrics, SDR against mir_eval's bss_eval, SNR and segmental SNR against hand-worked values."""
+"""SI-SDR against torchmetrics, the scale by hand, SDR against mir_eval's bss_eval, SNR and segmental SNR against hand-worked values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio as tm_si_sdr
 
-from cspec.metrics import MetricError, sdr, seg_snr, si_sdr, snr
+from cspec.metrics import MetricError, evaluate, scale, sdr, seg_snr, si_sdr, snr
 from cspec.metrics.sdr import loizou_frames
 
 
@@ -94,3 +94,18 @@ def test_silent_or_mismatched_inputs():
     assert si_sdr(x, x[:3000]) == pytest.approx(si_sdr(x[:3000], x[:3000]))  # cut to the shorter length
     with pytest.raises(MetricError, match="broadcast"):
         si_sdr(np.zeros((2, 10)) + 1, np.ones((3, 10)))
+
+
+def test_scale_is_the_gain_and_sign_of_the_reference_in_the_estimate():
+    # est = g ref + r with r orthogonal to ref: the least-squares gain is exactly g, whatever r's level
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal(16000)
+    resid = rng.standard_normal(16000)
+    resid -= (resid @ ref) / (ref @ ref) * ref
+    for g in (1.0, 0.5, -0.45):
+        assert scale(ref, g * ref + 3 * resid) == pytest.approx(g, abs=1e-12)
+        # SI-SDR cannot tell the sign: the same value for g and -g
+        assert si_sdr(ref, g * ref + resid) == pytest.approx(si_sdr(ref, -g * ref + resid), abs=1e-9)
+    assert evaluate(ref, -0.5 * ref, 16000, "scale")["scale"] == pytest.approx(-0.5, abs=1e-12)
+    with pytest.raises(MetricError, match="silent"):
+        scale(np.zeros(16000), ref)

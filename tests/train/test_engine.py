@@ -16,6 +16,7 @@ from cspec.models import load
 from cspec.train import load_checkpoint, load_recipe, prepare, train
 from cspec.train.callbacks import EMA
 from cspec.train.module import SpeechTask
+from .conftest import TINY
 
 
 def test_tiny_recipe_trains_validates_and_exports(tiny, tmp_path):
@@ -160,3 +161,23 @@ def test_ema_warmup_follows_tensorflows_num_updates_rule():
         expected = d * expected + (1 - d) * value
     assert ema.shadow["weight"].item() == pytest.approx(expected, rel=1e-6)
     assert ema.rate(10**6) == 0.999 and EMA(decay=0.9).rate(1) == 0.9
+
+
+def test_validation_scores_the_scale_and_warns_of_an_inverted_model(tiny, tmp_path, caplog):
+    # PESQ/STOI/SI-SDR are blind to a sign flip: validation always adds the scale and warns when it is negative
+    from cspec.models import build, save
+
+    torch.manual_seed(0)
+    inverted = build("gtcrn", channels=4, hidden=4, n_dprnn=1)
+    inverted.negate_mask()  # the initial mask becomes the constant -tanh(0.5)
+    save(inverted, tmp_path / "inverted")
+    raw = tiny(tmp_path / "run", trainer={**TINY["trainer"], "max_steps": 1}, optim={"name": "adamw", "lr": 1e-6},
+               validation={"every": 0, "metrics": ["si_sdr"]})
+    raw["model"]["init"] = str(tmp_path / "inverted")
+    raw["data"]["valid"] = {"kind": "simulated", "seconds": 1.0,
+                            "options": {"length": 2, "subset": "valid", "use_noise_files": False}}
+    with caplog.at_level("WARNING", logger="cspec.train"):
+        summary = train(raw)
+    assert set(summary["valid"]) == {"si_sdr", "scale"}
+    assert summary["valid"]["scale"] == pytest.approx(-math.tanh(0.5), abs=0.1)
+    assert "the estimates are inverted (mean scale -0.4" in caplog.text

@@ -11,7 +11,7 @@ from cspec.metrics.dnsmos import dnsmos
 from cspec.metrics.evaluate import Scores, evaluate
 from cspec.metrics.intrusive import estoi, pesq, pesq_nb, pesq_wb, stoi
 from cspec.metrics.registry import DEFAULT_METRICS, METRICS, preprocessing
-from cspec.metrics.sdr import sdr, seg_snr, si_sdr, snr
+from cspec.metrics.sdr import scale, sdr, seg_snr, si_sdr, snr
 from cspec.metrics.spectral import (
     log_spectral_distance,
     spectral_convergence,
@@ -22,7 +22,7 @@ from cspec.metrics.spectral import (
 __all__ = [
     "MetricError", "Scores", "evaluate", "METRICS", "DEFAULT_METRICS", "preprocessing",
     "pesq", "pesq_wb", "pesq_nb", "stoi", "estoi",
-    "si_sdr", "sdr", "snr", "seg_snr",
+    "si_sdr", "sdr", "snr", "scale", "seg_snr",
     "composite", "csig", "cbak", "covl", "llr", "wss",
     "log_spectral_distance", "spectral_convergence", "spectral_convergence_db", "spectral_convergence_wave",
     "dnsmos",

@@ -14,7 +14,7 @@ from cspec.metrics.composite import composite, llr, wss
 from cspec.metrics.dnsmos import dnsmos
 from cspec.metrics.intrusive import pesq, stoi
 from cspec.metrics.registry import METRICS, resolve
-from cspec.metrics.sdr import sdr, seg_snr, si_sdr, snr
+from cspec.metrics.sdr import scale, sdr, seg_snr, si_sdr, snr
 from cspec.metrics.spectral import log_spectral_distance, spectral_convergence_wave
 
 __all__ = ["evaluate", "evaluate_clip", "Scores"]
@@ -43,6 +43,8 @@ def _group(group: str, ref, est, sr: int, done: dict) -> dict:
         return {group: sdr(ref, est, sr=sr)}
     if group == "snr":
         return {group: snr(ref, est, sr=sr)}
+    if group == "scale":
+        return {group: scale(ref, est, sr=sr)}
     if group == "ssnr":
         return {group: seg_snr(ref, est, sr)}
     if group == "composite":

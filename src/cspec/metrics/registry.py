@@ -5,7 +5,7 @@ Canonical preprocessing (printed by every report, so that two reports can be com
 1. multi-channel audio is averaged to mono;
 2. an estimate at another rate than its reference is resampled to the reference's rate;
 3. each metric sees both signals at *its own* rate: PESQ (both modes), the composite measures and DNSMOS at
-   16 kHz, STOI/ESTOI at 10 kHz; SI-SDR, SDR, SNR, segSNR, LSD and spectral convergence at the file's rate.
+   16 kHz, STOI/ESTOI at 10 kHz; SI-SDR, SDR, SNR, scale, segSNR, LSD and spectral convergence at the file's rate.
    Every change of rate is done by one resampler, soxr at very high quality (``soxr-VHQ``), never by the
    metric packages' own resamplers;
 4. reference and estimate are cut to the shorter of the two lengths (no delay compensation).
@@ -45,6 +45,7 @@ METRICS: dict[str, Metric] = {
         Metric("si_sdr", "si_sdr", None, True, True, "dB", "Le Roux et al. 2019"),
         Metric("sdr", "sdr", None, True, True, "dB", "Vincent et al. 2006, 512 taps"),
         Metric("snr", "snr", None, True, True, "dB", "global SNR"),
+        Metric("scale", "scale", None, True, True, "", "<est, ref> / ||ref||^2; 1 is ideal, < 0 inverted"),
         Metric("ssnr", "ssnr", None, True, True, "dB", "segmental SNR, Hu & Loizou 2008"),
         Metric("csig", "composite", 16000, True, True, "MOS", "Hu & Loizou 2008, eq. 9"),
         Metric("cbak", "composite", 16000, True, True, "MOS", "Hu & Loizou 2008, eq. 10"),

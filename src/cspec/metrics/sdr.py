@@ -11,7 +11,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from cspec.metrics._common import MetricError, check_clip, pair_rows, restore
 
-__all__ = ["si_sdr", "sdr", "snr", "seg_snr", "loizou_frames", "SDR_FILTER_LENGTH"]
+__all__ = ["si_sdr", "sdr", "snr", "scale", "seg_snr", "loizou_frames", "SDR_FILTER_LENGTH"]
 
 _EPS = np.finfo(np.float64).eps
 #: length of the distortion filter allowed by BSS-eval (Vincent et al. 2006; bss_eval_sources v3, mir_eval)
@@ -84,6 +84,17 @@ def snr(ref, est, sr: int | None = None):
     r, e, lead, is_torch = _rows(ref, est, sr, silent_est=False)
     value = 10 * np.log10((r**2).sum(-1) / np.maximum(((r - e) ** 2).sum(-1), 1e-300))
     return restore(value, lead, is_torch)
+
+
+def scale(ref, est, sr: int | None = None):
+    """Least-squares gain of the reference in the estimate, ``<est, ref> / ||ref||^2`` (SI-SDR's alpha).
+
+    Not a quality score but a sanity check that every other metric here is blind to: 1 keeps the reference's
+    level, 0.5 is 6 dB too quiet, and a negative value means an inverted polarity (the estimate is speech
+    times a negative gain; a mask model can converge there, see :meth:`cspec.models.gtcrn.GTCRN.negate_mask`).
+    """
+    r, e, lead, is_torch = _rows(ref, est, sr, silent_est=False)
+    return restore((e * r).sum(-1) / (r * r).sum(-1), lead, is_torch)
 
 
 def loizou_frames(x: np.ndarray, sr: int) -> np.ndarray:

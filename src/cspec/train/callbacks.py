@@ -88,7 +88,9 @@ class RunKeeper(pl.Callback):
 
     def __init__(self, run_dir: str | Path, recipe, recipe_dict: dict, ema: EMA | None, valid_loader, metrics):
         self.run_dir, self.recipe, self.recipe_dict = Path(run_dir), recipe, recipe_dict
-        self.ema, self.make_valid, self.metrics = ema, valid_loader, tuple(metrics)
+        # the scale (level and polarity of the estimate) is always scored: every quality metric is blind to it
+        metrics = tuple(metrics) + (() if "scale" in metrics else ("scale",))
+        self.ema, self.make_valid, self.metrics = ema, valid_loader, metrics
         self.loader, self.scores, self.summary = None, {}, {}
 
     def _validate(self, trainer, pl_module) -> None:
@@ -106,6 +108,10 @@ class RunKeeper(pl.Callback):
         if trainer.is_global_zero:
             text = ", ".join(f"{k} {v:.3f}" for k, v in self.scores.items())
             log.info("step %d: validation %s", step, text)
+            if self.scores.get("scale", math.nan) < 0:
+                log.warning("step %d: the estimates are inverted (mean scale %.2f on the dev set): the model outputs "
+                            "the speech times a negative gain, which PESQ, STOI and SI-SDR cannot see; a real mask "
+                            "can converge there (see GTCRN.negate_mask)", step, self.scores["scale"])
             if pl_module.logger is not None:
                 pl_module.logger.log_metrics({f"valid/{k}": v for k, v in self.scores.items()
                                               if math.isfinite(v)}, step=step)
