@@ -12,7 +12,8 @@ import soundfile as sf
 import torch
 
 from cspec.errors import ConfigError
-from cspec.plot import PANELS, _envelope, figure, load_signals, parse_panels, plot_files, save_figure
+from cspec.plot import PANELS, figure, load_signals, parse_panels, plot_files, save_figure
+from cspec.plot.figure import _envelope
 
 SR = 16000
 HOP, NFFT = 100, 400  # the mpsenet preset

@@ -1,21 +1,10 @@
-"""Audio files in and out: the only module of cspec that touches files of audio.
-
-* :func:`load` reads everything libsndfile reads (wav, flac, ogg/vorbis, opus, mp3, aiff ...), any bit depth
-  and channel count, into a float32 tensor of shape ``(channels, samples)`` plus the sample rate.
-* :func:`resample` uses soxr (VHQ by default), the one resampler cspec uses everywhere, so that two numbers
-  computed by cspec were computed on the same signal.
-* :func:`save` writes atomically (a temporary file in the destination folder, then a rename), refuses to
-  overwrite an existing file unless asked, and never writes over the file it read from.
-
-Bad input raises :class:`cspec.AudioError` naming the file and the problem.
-"""
+"""Whole files in and out: :func:`load`, :func:`save`, :func:`resample` and the checks they share."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -24,8 +13,7 @@ import torch
 
 from cspec.errors import AudioError
 
-__all__ = ["load", "save", "check_target", "resample", "info", "validate", "to_mono", "RESAMPLER", "stream_info", "blocks",
-           "BlockWriter"]
+__all__ = ["load", "save", "check_target", "resample", "info", "validate", "to_mono", "RESAMPLER"]
 
 #: The one resampler of cspec: soxr at very high quality. Printed by every report that resamples.
 RESAMPLER = "soxr-VHQ"
@@ -159,102 +147,6 @@ def save(
         Path(tmp).unlink(missing_ok=True)
         raise AudioError(f"{path}: cannot write ({_short(exc)})") from None
     return path
-
-
-def stream_info(path: str | os.PathLike) -> sf._SoundFileInfo:
-    """:func:`info` for block-wise reading: also refuses a file that holds no samples."""
-    header = info(path)
-    if header.frames == 0:
-        raise AudioError(f"{path}: the file holds no samples (zero length)")
-    return header
-
-
-def blocks(path: str | os.PathLike, block_frames: int = 65536, allow_nonfinite: bool = False
-           ) -> Iterator[torch.Tensor]:
-    """Read a file block by block: float32 tensors ``(channels, <= block_frames)``, memory bounded by one block.
-
-    The same checks as :func:`load` (unreadable, empty, truncated PCM, NaN/Inf samples) raise
-    :class:`AudioError`; a truncation is found when the last block comes short of the header's length.
-    """
-    path = Path(path)
-    header = stream_info(path)
-    if block_frames < 1:
-        raise AudioError(f"{path}: block_frames must be >= 1, got {block_frames}")
-    announced = max(header.frames, _riff_frames(path) if header.format in {"WAV", "WAVEX"} else 0)
-    done = 0
-    try:
-        reader = sf.SoundFile(str(path))
-    except Exception as exc:
-        raise AudioError(f"{path}: cannot decode the audio ({_short(exc)})") from None
-    with reader:
-        while True:
-            try:
-                data = reader.read(block_frames, dtype="float32", always_2d=True)
-            except Exception as exc:
-                raise AudioError(f"{path}: cannot decode the audio ({_short(exc)})") from None
-            if data.shape[0] == 0:
-                break
-            wave = torch.from_numpy(np.ascontiguousarray(data.T))
-            if not allow_nonfinite:
-                validate(wave, name=f"{path} (block at frame {done})")
-            done += data.shape[0]
-            yield wave
-    if header.format in {"WAV", "WAVEX", "RF64", "AIFF", "AU", "W64", "CAF"} and done < announced:
-        raise AudioError(f"{path}: the file is truncated ({done} of the {announced} frames its header announces)")
-    if done == 0:
-        raise AudioError(f"{path}: the file holds no samples (zero length)")
-
-
-class BlockWriter:
-    """Write a file block by block, atomically: ``with BlockWriter(path, sr, channels) as w: w.write(block)``.
-
-    Blocks are ``(channels, samples)`` arrays or tensors. The data goes to a temporary file in the destination
-    folder that replaces ``path`` only when the ``with`` block ends without an exception (otherwise it is
-    deleted), with the same refusals as :func:`save` (existing file without ``overwrite``, a path in ``protect``,
-    unknown format, non-finite samples).
-    """
-
-    def __init__(self, path: str | os.PathLike, sr: int, channels: int, overwrite: bool = False,
-                 subtype: str | None = None, protect: tuple[str | os.PathLike, ...] = ()) -> None:
-        self.path = Path(path)
-        self.fmt, ext = check_target(self.path, overwrite, protect)
-        self.subtype = subtype or _SUBTYPES[ext]
-        self.sr, self.channels, self.ext, self.frames = int(sr), int(channels), ext, 0
-        self._file, self._tmp = None, None
-
-    def __enter__(self) -> "BlockWriter":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=f".part.{self.ext}",
-                                         dir=self.path.parent)
-        os.close(fd)
-        os.chmod(self._tmp, 0o666 & ~_umask())
-        try:
-            self._file = sf.SoundFile(self._tmp, "w", self.sr, self.channels, self.subtype, format=self.fmt)
-        except Exception as exc:
-            Path(self._tmp).unlink(missing_ok=True)
-            raise AudioError(f"{self.path}: cannot write ({_short(exc)})") from None
-        return self
-
-    def write(self, block: torch.Tensor | np.ndarray) -> None:
-        if isinstance(block, torch.Tensor):
-            block = block.detach().to("cpu", torch.float32).numpy()
-        block = np.asarray(block, dtype=np.float32).reshape(self.channels, -1)
-        if not np.isfinite(block).all():
-            raise AudioError(f"{self.path}: refusing to write NaN or Inf samples")
-        if self.subtype.startswith("PCM"):
-            block = np.clip(block, -1.0, 1.0)
-        self._file.write(np.ascontiguousarray(block.T))
-        self.frames += block.shape[1]
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self._file.close()
-            if exc_type is None:
-                if self.frames == 0:
-                    raise AudioError(f"{self.path}: no samples were written")
-                os.replace(self._tmp, self.path)
-        finally:
-            Path(self._tmp).unlink(missing_ok=True)
 
 
 def check_target(path: str | os.PathLike, overwrite: bool = False, protect=()) -> tuple[str, str]:
