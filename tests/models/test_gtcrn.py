@@ -128,3 +128,35 @@ def test_negate_mask_flips_the_output_polarity_exactly():
         after = model.negate_mask()(x)
     assert torch.allclose(after["mask"], -before["mask"], atol=1e-6)
     assert torch.allclose(after["wave"], -before["wave"], atol=1e-6)
+
+
+def test_mask_gain_scales_the_output_exactly_offline_streaming_and_onnx(tmp_path):
+    """mask_gain g multiplies the mask, hence (iSTFT being linear) the output, by g; Stream and frame-wise ONNX
+    run the same mask path, so they carry it too."""
+    from cspec.errors import ConfigError
+    from cspec.infer import OnnxModel, Stream, export_onnx
+    from cspec.models import load, save
+
+    torch.manual_seed(0)
+    plain = input_dependent(build("gtcrn", **SMALL)).double().eval()
+    loud = build("gtcrn", **SMALL, mask_gain=1.25).double().eval()
+    loud.load_state_dict(plain.state_dict())
+    wave = 0.1 * torch.randn(1, 4096, dtype=torch.float64)
+    with torch.no_grad():
+        ref, out = plain(wave), loud(wave)
+    torch.testing.assert_close(out["mask"], 1.25 * ref["mask"])
+    torch.testing.assert_close(out["wave"], 1.25 * ref["wave"])
+    x = wave[0].float()
+    with torch.no_grad():
+        ref32 = loud.float()(x[None])["wave"][0]
+    frames = OnnxModel(export_onnx(loud, tmp_path / "f.onnx", mode="frames"))
+    for runner in (loud, frames):  # PyTorch and ONNX frame by frame
+        stream = Stream(runner)
+        got = torch.cat([stream.process(x[i: i + 700]) for i in range(0, x.shape[-1], 700)] + [stream.flush()])
+        assert float((torch.as_tensor(got) - ref32).abs().max()) <= 1e-4
+    assert load(save(loud, tmp_path / "m")).mask_gain == 1.25
+    offline = OnnxModel(export_onnx(loud, tmp_path / "w.onnx"))
+    assert float((torch.as_tensor(offline(x[None])["wave"][0]) - ref32).abs().max()) <= 1e-4
+    for bad in (0, -1.0, float("inf")):
+        with pytest.raises(ConfigError, match="mask_gain"):
+            build("gtcrn", mask_gain=bad)

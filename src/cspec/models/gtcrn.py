@@ -14,8 +14,8 @@ Xiaobin Rong et al., "GTCRN: A speech enhancement model requiring ultralow compu
    forward in time);
 5. a mirrored decoder (GTConv dilated 5, 2, 1, then two transposed conv blocks 33 -> 65 -> 129), each layer fed
    with the sum of the previous output and the mirrored encoder output; the last block has 2 channels and tanh;
-6. ERB band splitting back to 257 bins gives a complex ratio mask ``M`` (real and imaginary parts in (-1, 1)),
-   applied as ``S = M Y`` (:func:`cspec.spectral.masks.apply_mask`).
+6. ERB band splitting back to 257 bins gives a complex ratio mask ``M`` (real and imaginary parts in (-1, 1),
+   times ``mask_gain``), applied as ``S = M Y`` (:func:`cspec.spectral.masks.apply_mask`).
 
 Everything is causal along time, so with causal framing (constant zero centring = 256 zeros of past on the left,
 :mod:`cspec.models.blocks.crn_common`) the model streams frame by frame; :meth:`GTCRN.lookahead` is exact: 510
@@ -74,6 +74,11 @@ class GTCRN(SpeechModel):
             latency for more context, as in DeepFilterNet (Schröter et al. 2022, 2 frames). Still causal in the
             sense of :meth:`lookahead`, but :class:`cspec.infer.Stream` and frame-wise ONNX export take only
             ``L = 0``.
+        mask_gain: factor on the complex mask (1, the paper's), cspec's option. The tanh bounds each part of the
+            mask to (-1, 1) and a trained network saturates well below 1: the bundled one passed clean speech at
+            0.74 of its level. ``recipes/pool/calibrate_gain.py`` sets this factor to the inverse of the gain
+            measured on clean speech, so that speech keeps its level; a uniform factor leaves PESQ, STOI and SI-SDR
+            unchanged.
     """
 
     sample_rate = 16000
@@ -84,12 +89,14 @@ class GTCRN(SpeechModel):
 
     def __init__(
         self, channels: int = 16, hidden: int = 16, dilations: tuple = (1, 2, 5), n_dprnn: int = 2,
-        erb_low: int = 65, erb_bands: int = 64, lookahead_frames: int = 0,
+        erb_low: int = 65, erb_bands: int = 64, lookahead_frames: int = 0, mask_gain: float = 1.0,
     ):
         super().__init__()
         if int(lookahead_frames) < 0:
             raise ConfigError(f"lookahead_frames must be >= 0, got {lookahead_frames}")
-        self.lookahead_frames = int(lookahead_frames)
+        if not 0 < float(mask_gain) < float("inf"):
+            raise ConfigError(f"mask_gain must be a positive number, got {mask_gain}")
+        self.lookahead_frames, self.mask_gain = int(lookahead_frames), float(mask_gain)
         cfg = self.stft_config
         self.erb = ERB(int(erb_low), int(erb_bands), cfg.n_fft, cfg.sample_rate)
         self.sfe = SFE(3)
@@ -159,6 +166,8 @@ class GTCRN(SpeechModel):
         for k, layer in enumerate(self.decoder):
             x = layer(x + skips[-1 - k])
         m = self.erb.bs(x)[:, :, la:]  # (B, 2, T, 257)
+        if self.mask_gain != 1.0:
+            m = m * self.mask_gain
         return m[:, 0].transpose(1, 2), m[:, 1].transpose(1, 2)
 
     def estimate_mask(self, spec: torch.Tensor) -> torch.Tensor:
