@@ -56,6 +56,7 @@ def describe(folder: Path) -> dict:
     d = {"registry": model.registry_name, "params": sum(p.numel() for p in model.parameters()), "sr": sr,
          "macs": macs_per_second(model, sr), "causal": bool(model.causal), "stft": model.stft_config}
     d["lookahead_ms"] = 1000 * model.lookahead() / sr if model.causal else None
+    d["mask_gain"] = float(model.config.get("mask_gain", 1.0))
     if model.causal:
         try:
             d["stream_latency_ms"] = 1000 * Stream(model).latency / sr
@@ -74,7 +75,8 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
     ndev, nreal = noisy.get("dev", {}), noisy.get("real", {})
     cfg = d["stft"]
     row = lambda label, m: (f"| {label} | {m.get('pesq_wb', float('nan')):.3f} | {m.get('stoi', float('nan')):.3f} | "  # noqa: E731
-                            f"{m.get('si_sdr', float('nan')):.2f} | {m.get('dnsmos_ovrl', float('nan')):.3f} | "
+                            f"{m.get('si_sdr', float('nan')):.2f} | {m.get('scale', float('nan')):.2f} | "
+                            f"{m.get('dnsmos_ovrl', float('nan')):.3f} | "
                             f"{m.get('dnsmos_sig', float('nan')):.3f} | {m.get('dnsmos_bak', float('nan')):.3f} |")
     if not d["causal"]:
         lat = "offline (non-causal): the whole chunk (10 s by default) is needed before output"
@@ -101,7 +103,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | causal | {'yes' if d['causal'] else 'no'} |
 | latency | {lat} |
 | objective | {objective(spec)} |
-| recipe | `{recipe}`: `{env} cspec train {recipe}`{DEB_BUILD if deb else ''} |
+{f"| output level | `mask_gain` {d['mask_gain']:.4f}, set after training by `recipes/pool/calibrate_gain.py` so that clean speech passes at its own level (the tanh-bounded mask had passed it at {1 / d['mask_gain']:.3f}) |" + chr(10) if d['mask_gain'] != 1.0 else ""}| recipe | `{recipe}`: `{env} cspec train {recipe}`{DEB_BUILD if deb else ''} |
 | data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data(deb_min) if deb else ''}; about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
@@ -112,10 +114,11 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 
 Command: `.venv/bin/python benchmarks/model_card.py --name {name} --run RUN --recipe {recipe}` ({datetime.now():%Y-%m-%d %H:%M}, {host}).
 
-{me['n_dev']} pairs of `$CSPEC_DATA/dev_pairs` (DNS-Challenge synthetic, VoiceBank+DEMAND p287, babble), scored by `cspec.metrics`:
+{me['n_dev']} pairs of `$CSPEC_DATA/dev_pairs` (DNS-Challenge synthetic, VoiceBank+DEMAND p287, babble), scored by `cspec.metrics`
+(scale: the least-squares gain of the clean speech in the output; 1 keeps its level):
 
-| | PESQ-WB | STOI | SI-SDR (dB) | DNSMOS OVRL | SIG | BAK |
-|---|---:|---:|---:|---:|---:|---:|
+| | PESQ-WB | STOI | SI-SDR (dB) | scale | DNSMOS OVRL | SIG | BAK |
+|---|---:|---:|---:|---:|---:|---:|---:|
 {row('noisy input', ndev)}
 {row(name, dev)}
 

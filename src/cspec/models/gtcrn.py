@@ -75,7 +75,7 @@ class GTCRN(SpeechModel):
             sense of :meth:`lookahead`, but :class:`cspec.infer.Stream` and frame-wise ONNX export take only
             ``L = 0``.
         mask_gain: factor on the complex mask (1, the paper's), cspec's option. The tanh bounds each part of the
-            mask to (-1, 1) and a trained network saturates well below 1: the bundled one passed clean speech at
+            mask to (-1, 1) and a trained network saturates well below 1: the bundled ones pass clean speech at about
             0.74 of its level. ``recipes/pool/calibrate_gain.py`` sets this factor to the inverse of the gain
             measured on clean speech, so that speech keeps its level; a uniform factor leaves PESQ, STOI and SI-SDR
             unchanged.
