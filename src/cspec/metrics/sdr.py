@@ -1,4 +1,5 @@
-"""Signal-to-distortion ratios: SI-SDR, BSS-eval SDR, SNR and segmental SNR (all in dB, higher is better).
+"""Signal-to-distortion ratios: SI-SDR, BSS-eval SDR, SNR and segmental SNR (all in dB, higher is better), and the
+scale (the least-squares gain of the reference in the estimate: no unit, 1 is ideal, negative is inverted).
 
 All are computed at the signals' own rate (no resampling; they do not depend on it, except the 30 ms frames of
 the segmental SNR), in float64, batched over any leading shape. Lengths are cut to the shorter signal.

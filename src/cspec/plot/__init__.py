@@ -5,9 +5,10 @@ so that signals (clean, noisy, enhanced, reconstructed ...) can be compared by e
 frequency in kHz. The phase-derived panels (phase, group delay, instantaneous frequency) are blanked where the
 magnitude is more than ``mask_db`` below the loudest bin of all signals: there they are the phase of noise.
 
-The features come from :mod:`cspec.spectral.features`; this module only lays them out. It uses
-:class:`matplotlib.figure.Figure` with the Agg canvas directly, never ``pyplot``, so it leaks no global state
-and works without a display.
+The features come from :mod:`cspec.spectral.features`; this package only lays them out
+(:mod:`cspec.plot.figure`; :mod:`cspec.plot.files` loads audio and writes figures). It uses
+:class:`matplotlib.figure.Figure` with the Agg canvas directly, never ``pyplot``, so it leaks no global state and
+works without a display.
 """
 
 from cspec.plot.figure import DEFAULT_PANELS, FIGURE_FORMATS, PANELS, figure, parse_panels
