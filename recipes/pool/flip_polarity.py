@@ -23,21 +23,27 @@ import torch
 
 from cspec.audio import load
 from cspec.errors import CspecError
+from cspec.metrics import scale as metric_scale
 from cspec.models.io import load as load_model
 from cspec.models.io import save as save_model
 from cspec.train.data import data_root
 
 
-def scale(model, pairs: Path) -> float:
-    """Mean over the dev pairs of the least-squares scale of the clean speech in the model's output."""
+def mean_scale(model, files: list[tuple[Path, Path]]) -> float:
+    """Mean over ``(input, reference)`` file pairs of ``cspec.metrics.scale`` of the reference in the output."""
     values = []
-    for clean in sorted((pairs / "clean").glob("*.flac")):
-        s = load(clean, sr=16000)[0]
-        x = load(pairs / "noisy" / clean.name, sr=16000)[0]
+    for src, ref in files:
+        x = load(src, sr=model.sample_rate, mono=True)[0]
+        s = load(ref, sr=model.sample_rate, mono=True)[0]
         with torch.no_grad():
             y = model(x)["wave"][..., : s.shape[-1]]
-        values.append(float((y * s).sum() / (s * s).sum()))
+        values.append(float(metric_scale(s[0].double().numpy(), y[0].double().numpy())))
     return sum(values) / max(len(values), 1)
+
+
+def scale(model, pairs: Path) -> float:
+    """Mean over the dev pairs of the least-squares scale of the clean speech in the model's output."""
+    return mean_scale(model, [(pairs / "noisy" / c.name, c) for c in sorted((pairs / "clean").glob("*.flac"))])
 
 
 def main(argv=None) -> int:

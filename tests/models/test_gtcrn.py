@@ -12,6 +12,15 @@ from ..conftest import input_dependent
 SMALL = dict(channels=8, hidden=8, dilations=(1,), n_dprnn=1)
 
 
+def _same_weights(**options):
+    """A small float64 GTCRN, the same weights under ``options``, and a test waveform (seed 0)."""
+    torch.manual_seed(0)
+    plain = input_dependent(build("gtcrn", **SMALL)).double().eval()
+    variant = build("gtcrn", **SMALL, **options).double().eval()
+    variant.load_state_dict(plain.state_dict())
+    return plain, variant, 0.1 * torch.randn(1, 4096, dtype=torch.float64)
+
+
 def test_gtcrn_paper_parameter_counts(model_checks):
     model = build("gtcrn")
     model_checks.param_count_close(model, 0.0237)  # the ICASSP paper: 23.7 k (ERB matrices not counted)
@@ -83,11 +92,7 @@ def test_gtcrn_frame_lookahead(tmp_path):
     from cspec.infer import OnnxModel, Stream, export_onnx
     from cspec.models import load, save
 
-    torch.manual_seed(0)
-    causal = input_dependent(build("gtcrn", **SMALL)).double().eval()
-    ahead = build("gtcrn", **SMALL, lookahead_frames=2).double().eval()
-    ahead.load_state_dict(causal.state_dict())
-    wave = 0.1 * torch.randn(1, 4096, dtype=torch.float64)
+    causal, ahead, wave = _same_weights(lookahead_frames=2)
     with torch.no_grad():
         m0 = causal(torch.nn.functional.pad(wave, (0, 512)))["mask"]  # two more frames of input: zeros
         m2 = ahead(wave)["mask"]
@@ -137,11 +142,7 @@ def test_mask_gain_scales_the_output_exactly_offline_streaming_and_onnx(tmp_path
     from cspec.infer import OnnxModel, Stream, export_onnx
     from cspec.models import load, save
 
-    torch.manual_seed(0)
-    plain = input_dependent(build("gtcrn", **SMALL)).double().eval()
-    loud = build("gtcrn", **SMALL, mask_gain=1.25).double().eval()
-    loud.load_state_dict(plain.state_dict())
-    wave = 0.1 * torch.randn(1, 4096, dtype=torch.float64)
+    plain, loud, wave = _same_weights(mask_gain=1.25)
     with torch.no_grad():
         ref, out = plain(wave), loud(wave)
     torch.testing.assert_close(out["mask"], 1.25 * ref["mask"])
