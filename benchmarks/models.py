@@ -47,7 +47,7 @@ def timed(fn, repeats: int) -> float:
 def bench(name: str, args) -> dict:
     model = build(name).eval()
     sr = model.sample_rate
-    row = {"name": name, "params": model.n_parameters(), "paper": model.paper_params, "sr": sr,
+    row = {"name": name, "params": model.n_parameters(trainable_only=False), "paper": model.paper_params, "sr": sr,
            "causal": model.causal, "lookahead_ms": 1000 * model.lookahead() / sr if model.causal else None}
     row["macs"] = macs_per_second(model, sr)
     x = torch.randn(1, int(args.infer_seconds * sr))

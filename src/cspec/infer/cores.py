@@ -8,8 +8,8 @@ models' complex ``forward`` calls too; what is left here is applying the result 
 as ``(Re Y Re M - Im Y Im M, Re Y Im M + Im Y Re M)``, a phase ``angle(Y)`` kept as ``Y / |Y|``. The tests
 check each against the model's ``forward`` (stream equals offline, ONNX equals PyTorch).
 
-Covered: GTCRN (Rong et al. 2024), CRN (Tan & Wang 2018), GCRN (Tan & Wang 2020) and DCCRN-E/R/C/CL
-(Hu et al. 2020). Shapes: ``(batch, freq, frames)``.
+Covered: GTCRN (Rong et al. 2024) and its two-stage cascade, CRN (Tan & Wang 2018), GCRN (Tan & Wang 2020) and
+DCCRN-E/R/C/CL (Hu et al. 2020). Shapes: ``(batch, freq, frames)``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> Pair:
 
 
 def gtcrn_core(model, re: Tensor, im: Tensor) -> Pair:
-    """GTCRN: complex ratio mask (``GTCRN.mask_pair``), ``S = M Y``."""
+    """GTCRN and its two-stage cascade: complex ratio mask (``mask_pair``), ``S = M Y``."""
     return _cmul(re, im, *model.mask_pair(re, im))
 
 
@@ -73,8 +73,9 @@ def _cores() -> dict[type, Callable[..., Pair]]:
     from cspec.models.dccrn import DCCRN
     from cspec.models.gcrn import GCRN
     from cspec.models.gtcrn import GTCRN
+    from cspec.models.gtcrn_two_stage import TwoStageGTCRN
 
-    return {GTCRN: gtcrn_core, CRN: crn_core, GCRN: gcrn_core, DCCRN: dccrn_core}
+    return {GTCRN: gtcrn_core, TwoStageGTCRN: gtcrn_core, CRN: crn_core, GCRN: gcrn_core, DCCRN: dccrn_core}
 
 
 def has_core(model) -> bool:
@@ -88,7 +89,7 @@ def get_core(model) -> Callable[[Tensor, Tensor], Pair]:
         if isinstance(model, cls):
             return lambda re, im: fn(model, re, im)
     raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' has no real-pair spectral core; "
-                      "covered: gtcrn, crn, gcrn, dccrn-e/r/c/cl")
+                      "covered: gtcrn, gtcrn_two_stage, crn, gcrn, dccrn-e/r/c/cl")
 
 
 def refuse_frame_lookahead(model, instead: str) -> None:

@@ -9,3 +9,4 @@ from cspec.models import dccrn  # noqa: F401
 from cspec.models import convtasnet  # noqa: F401
 from cspec.models import dprnn  # noqa: F401
 from cspec.models import tfgridnet  # noqa: F401
+from cspec.models import gtcrn_two_stage  # noqa: F401

@@ -1,0 +1,64 @@
+"""Make a two-stage model (``gtcrn_two_stage``) whose first stage is a trained GTCRN, to train on from there.
+
+Both stages get the trained GTCRN's weights; then the second stage's mask head is reset to the identity (the
+last normalisation's scale 0, bias ``identity_bias``; see :mod:`cspec.models.gtcrn_two_stage`). So the new
+model's output equals the trained GTCRN's exactly, and training the second stage (the first is frozen) starts from
+features that already know speech in noise instead of random ones. ``--fresh-second`` keeps the second stage's
+random initialisation (seed ``--seed``) instead.
+
+    python recipes/pool/make_two_stage.py runs/pool/tiny-pol4/model runs/pool/two-stage-init
+
+The recipe recipes/pool/default-2s.yaml then trains it (``model.init: runs/pool/two-stage-init``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from cspec.errors import CspecError
+from cspec.models import build
+from cspec.models.io import load as load_model
+from cspec.models.io import save as save_model
+
+
+def two_stage_from(single, fresh_second: bool = False, seed: int = 0):
+    """A ``gtcrn_two_stage`` model whose stages are copies of the GTCRN ``single``, the second's mask head reset."""
+    torch.manual_seed(seed)
+    options = {k: v for k, v in single.config.items() if k != "mask_gain"}
+    model = build("gtcrn_two_stage", first=single.config, second=options)
+    model.first.load_state_dict(single.state_dict())
+    if not fresh_second:  # everything but the mask's last normalisation, which stays the identity head
+        head = next(n for n, m in model.second.named_modules() if m is model.second.mask_norm) + "."
+        model.second.load_state_dict({k: v for k, v in single.state_dict().items() if not k.startswith(head)},
+                                     strict=False)
+    return model.eval()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("src", type=Path, help="a trained GTCRN model folder (config.json, model.safetensors)")
+    ap.add_argument("dst", type=Path, help="the new folder (must not exist)")
+    ap.add_argument("--fresh-second", action="store_true", help="leave the second stage randomly initialised")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random initialisation (0)")
+    args = ap.parse_args(argv)
+    try:
+        if args.dst.exists():
+            raise CspecError(f"{args.dst} exists; give a new folder")
+        single = load_model(args.src)
+        if getattr(single, "registry_name", "") != "gtcrn":
+            raise CspecError(f"{args.src} holds a {type(single).__name__}; the first stage must be a GTCRN")
+        model = two_stage_from(single, args.fresh_second, args.seed)
+    except CspecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    save_model(model, args.dst)
+    print(f"wrote {args.dst} ({model.n_parameters()} trainable parameters in the second stage)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
