@@ -20,7 +20,8 @@ mode, state shapes) that :class:`OnnxModel` reads.
 Which models export: GTCRN (one or two stages), CRN, GCRN and DCCRN-E/R/C/CL (offline and frames; onnxruntime
 equals PyTorch to < 1e-4 in the tests for GTCRN, two-stage GTCRN and DCCRN-CL). Not exported: MP-SENet, CMGAN,
 DCUNet, TF-GridNet, Conv-TasNet and DPRNN have no real-pair core here (their forwards use complex
-``torch.stft``/``angle``/``abs`` at the edges); :func:`export_onnx` raises :class:`ConfigError` naming the covered models.
+``torch.stft``/``angle``/``abs`` at the edges); :func:`export_onnx` raises :class:`ConfigError` naming the
+covered models.
 """
 
 from __future__ import annotations
