@@ -2,8 +2,8 @@
 
 Frame-by-frame path (GTCRN and two-stage GTCRN, CRN, GCRN, DCCRN-*; the models :mod:`cspec.infer.cores` covers).
 The stream keeps the padded input signal the offline STFT would see (left padding first: zeros, or the reflection
-of the first samples for a reflect-padded STFT such as DCCRN's), cuts frame ``m`` as soon as the last non-zero sample of its
-window has arrived, runs the model's spectral core on the new frames only, and overlap-adds their inverse DFTs
+of the first samples for a reflect-padded STFT such as DCCRN's), cuts frame ``m`` as soon as the last non-zero
+sample of its window has arrived, runs the model's spectral core on the new frames only, and overlap-adds their inverse DFTs
 divided by the overlap-added squared window, exactly as :func:`cspec.spectral.istft` does. The recurrent and
 convolutional state is carried between calls on a private copy of the model: each causal convolution keeps its
 last ``(k - 1) d`` input frames (in place of its zero padding), each transposed one its last ``k - 1``, each
