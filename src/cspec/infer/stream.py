@@ -1,14 +1,14 @@
 """``Stream``: causal enhancement of audio that arrives in pieces of any size, equal to the offline output.
 
-Frame-by-frame path (GTCRN and two-stage GTCRN, CRN, GCRN, DCCRN-*; the models :mod:`cspec.infer.cores` covers).
-The stream keeps the padded input signal the offline STFT would see (left padding first: zeros, or the reflection
-of the first samples for a reflect-padded STFT such as DCCRN's), cuts frame ``m`` as soon as the last non-zero
-sample of its window has arrived, runs the model's spectral core on the new frames only, and overlap-adds their inverse DFTs
+Frame-by-frame path (GTCRN and two-stage GTCRN, CRN, GCRN, DCCRN-*; the models :mod:`cspec.infer.cores` covers). The
+stream keeps the padded input signal the offline STFT would see (left padding first: zeros, or the reflection of the
+first samples for a reflect-padded STFT such as DCCRN's), cuts frame ``m`` as soon as the last non-zero sample of
+its window has arrived, runs the model's spectral core on the new frames only, and overlap-adds their inverse DFTs
 divided by the overlap-added squared window, exactly as :func:`cspec.spectral.istft` does. The recurrent and
-convolutional state is carried between calls on a private copy of the model: each causal convolution keeps its
-last ``(k - 1) d`` input frames (in place of its zero padding), each transposed one its last ``k - 1``, each
-unidirectional RNN (the ones along time; the bidirectional ones of GTCRN run across frequency within a frame)
-its hidden state. Cost per frame: one core evaluation on one frame; memory: one frame of signal and the state.
+convolutional state is carried between calls on a private copy of the model: each causal convolution keeps its last
+``(k - 1) d`` input frames (in place of its zero padding), each transposed one its last ``k - 1``, each
+unidirectional RNN (the ones along time; the bidirectional ones of GTCRN run across frequency within a frame) its
+hidden state. Cost per frame: one core evaluation on one frame; memory: one frame of signal and the state.
 
 Latency (``Stream.latency``, samples): output sample ``t`` is final once every frame whose window is non-zero at
 ``t`` has been processed, and the last of them needs input up to ``t + b - a`` (``a``, ``b``: first and last
