@@ -35,9 +35,12 @@ def test_default_and_tiny_are_bundled_within_20_mb_with_cards():
             assert needed in card, (name, needed)
 
 
-def test_tiny_is_causal_under_100k_parameters_and_streams_like_offline():
-    model = Enhancer.from_pretrained("tiny").model
-    assert model.causal and sum(p.numel() for p in model.parameters()) < 100_000
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_is_causal_and_streams_like_offline(name):
+    model = Enhancer.from_pretrained(name).model
+    assert model.causal
+    if name == "tiny":
+        assert sum(p.numel() for p in model.parameters()) < 100_000
     x = torch.randn(1, 16000 * 2, generator=torch.Generator().manual_seed(0)) * 0.05
     with torch.no_grad():
         ref = model(x)["wave"]
