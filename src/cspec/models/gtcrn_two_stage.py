@@ -1,6 +1,6 @@
 """Two GTCRNs in cascade on one STFT: the first masks the noisy spectrum, the second refines its estimate.
 
-Multi-stage enhancement (survey Sec. 5; e.g. Li et al. 2021, "Two heads are better than one: a two-stage complex
+Multi-stage enhancement (e.g. Li et al. 2021, "Two heads are better than one: a two-stage complex
 spectral mapping approach for monaural speech enhancement", IEEE/ACM TASLP 29, CTS-Net): a second network sees the
 first one's estimate and removes what it left. Here both stages are GTCRNs (Rong et al. 2024,
 :mod:`cspec.models.gtcrn`) on the same causal STFT, so the cascade is one complex mask ``M = M2(M1 Y) M1`` per bin
@@ -34,7 +34,7 @@ __all__ = ["TwoStageGTCRN"]
 
 @register("gtcrn_two_stage")
 class TwoStageGTCRN(SpeechModel):
-    """A GTCRN whose output a second GTCRN refines (2 x 23.7 k trainable parameters by default).
+    """A GTCRN whose output a second GTCRN refines (2 x 23.7 k parameters; only the second trains by default).
 
     Args:
         first: options of the first :class:`GTCRN` (its defaults: the paper's).
