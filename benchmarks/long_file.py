@@ -2,11 +2,11 @@
 ``Enhancer.enhance_file`` (block-wise reading, chunked model, block-wise writing) and report the peak RSS
 (``resource.getrusage``, the whole process: Python, torch and the model included) and the real-time factor.
 
-    .venv/bin/python benchmarks/long_file.py                      # 60 min, GTCRN through onnxruntime
-    .venv/bin/python benchmarks/long_file.py --minutes 10 --backend torch --rate 44100 --channels 2
+    .venv/bin/python benchmarks/long_file.py                      # 60 min, the bundled default through onnxruntime
+    .venv/bin/python benchmarks/long_file.py --minutes 10 --backend torch --rate 44100 --channels 2 --model tiny
 
-The model is GTCRN at random initialisation (no trained weights are bundled); the measure is the memory of the
-pipeline, which does not depend on the weights. Target: peak RSS <= 1.5 GB for a one-hour file.
+``--model``: a bundled name or a model folder (default: the bundled ``default``). Target: peak RSS <= 1.5 GB for a
+one-hour file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
 
 
 def _write_long(path: Path, minutes: float, rate: int, channels: int) -> int:
@@ -42,17 +41,18 @@ def main() -> int:
     p.add_argument("--channels", type=int, default=1)
     p.add_argument("--backend", choices=("onnx", "torch"), default="onnx")
     p.add_argument("--chunk", type=float, default=10.0)
+    p.add_argument("--model", default="default", help="bundled name or model folder (default)")
     args = p.parse_args()
 
     from cspec.infer import Enhancer, OnnxModel, export_onnx
-    from cspec.models import build
+    from cspec.infer.enhancer import resolve_model
 
-    torch.manual_seed(0)
-    model = build("gtcrn").eval()
+    model = resolve_model(args.model).eval()
+    name = model.name
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.backend == "onnx":
-            model = OnnxModel(export_onnx(model, tmp / "gtcrn.onnx"))
+            model = OnnxModel(export_onnx(model, tmp / "model.onnx"))
         src = tmp / "long.wav"
         frames = _write_long(src, args.minutes, args.rate, args.channels)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -64,7 +64,8 @@ def main() -> int:
         assert out.frames == frames and out.channels == args.channels and out.samplerate == args.rate
     audio_s = frames / args.rate
     whole_mb = frames * args.channels * 4 / 1e6
-    print(f"{args.minutes:g} min, {args.rate} Hz, {args.channels} ch, gtcrn via {args.backend}, chunk {args.chunk} s")
+    print(f"{args.minutes:g} min, {args.rate} Hz, {args.channels} ch, {args.model} ({name}) via {args.backend}, "
+          f"chunk {args.chunk} s")
     print(f"peak RSS {peak:.0f} MB (before enhancing: {before:.0f} MB; the whole signal in float32 alone: "
           f"{whole_mb:.0f} MB)")
     print(f"time {elapsed:.1f} s for {audio_s:.0f} s of audio, real-time factor {elapsed / audio_s:.4f}")
