@@ -1,11 +1,11 @@
 """Every registered architecture at its paper configuration: size, compute, CPU speed.
 
-Per model: trainable parameters against the paper's count, multiply-accumulates per second of audio (counted with
-``torch.utils.flop_counter.FlopCounterMode`` on a 1 s input, MACs = FLOPs / 2; LSTM cells are counted through
-their matrix products), CPU inference real-time factor (seconds of compute per second of audio, ``--infer-seconds``
-clip, batch 1, ``torch.inference_mode``) and the time of one training step (forward, backward, Adam) on a batch of
-``--batch`` clips of ``--train-seconds``. Writes the ``## Models`` section of RESULTS.md and the parameter table of
-docs/models.md.
+Per model: parameters (all, frozen ones included) against the paper's count, multiply-accumulates per second of
+audio (counted with ``torch.utils.flop_counter.FlopCounterMode`` on a 1 s input, MACs = FLOPs / 2; LSTM cells are
+counted through their matrix products), CPU inference real-time factor (seconds of compute per second of audio,
+``--infer-seconds`` clip, batch 1, ``torch.inference_mode``) and the time of one training step (forward, backward,
+Adam) on a batch of ``--batch`` clips of ``--train-seconds``. Writes the ``## Models`` section of RESULTS.md and the
+parameter table of docs/models.md.
 
     .venv/bin/python benchmarks/models.py --out benchmarks/RESULTS.md --docs docs/models.md
 """
