@@ -25,6 +25,11 @@ from cspec.models.io import load as load_model
 from cspec.models.io import save as save_model
 
 
+def mask_head_prefix(gtcrn) -> str:
+    """The state-dict prefix of a GTCRN's mask head (its last normalisation, ``GTCRN.mask_norm``)."""
+    return next(n for n, m in gtcrn.named_modules() if m is gtcrn.mask_norm) + "."
+
+
 def two_stage_from(single, fresh_second: bool = False, seed: int = 0):
     """A ``gtcrn_two_stage`` model whose stages are copies of the GTCRN ``single``, the second's mask head reset."""
     torch.manual_seed(seed)
@@ -32,7 +37,7 @@ def two_stage_from(single, fresh_second: bool = False, seed: int = 0):
     model = build("gtcrn_two_stage", first=single.config, second=options)
     model.first.load_state_dict(single.state_dict())
     if not fresh_second:  # everything but the mask's last normalisation, which stays the identity head
-        head = next(n for n, m in model.second.named_modules() if m is model.second.mask_norm) + "."
+        head = mask_head_prefix(model.second)
         model.second.load_state_dict({k: v for k, v in single.state_dict().items() if not k.startswith(head)},
                                      strict=False)
     return model.eval()

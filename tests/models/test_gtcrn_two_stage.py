@@ -105,7 +105,7 @@ def test_make_two_stage_starts_at_the_single_models_output(tmp_path, capsys):
     x = 0.1 * torch.randn(1, 6000)
     with torch.no_grad():
         torch.testing.assert_close(two(x)["wave"], single.eval()(x)["wave"], atol=1e-6, rtol=1e-5)
-    head = [n for n, p in two.second.named_parameters() if p is two.second.mask_norm.weight][0][:-len("weight")]
+    head = mts.mask_head_prefix(two.second)
     for name, p in two.second.named_parameters():  # the second stage is a copy but for its identity head
         if not name.startswith(head):
             assert torch.equal(p, dict(single.named_parameters())[name]), name

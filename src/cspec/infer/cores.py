@@ -20,19 +20,16 @@ import torch
 from torch import Tensor
 
 from cspec.errors import ConfigError
+from cspec.nn.functional import complex_mul
 
 __all__ = ["get_core", "has_core", "refuse_frame_lookahead"]
 
 Pair = tuple[Tensor, Tensor]
 
 
-def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> Pair:
-    return ar * br - ai * bi, ar * bi + ai * br
-
-
 def gtcrn_core(model, re: Tensor, im: Tensor) -> Pair:
     """GTCRN and its two-stage cascade: complex ratio mask (``mask_pair``), ``S = M Y``."""
-    return _cmul(re, im, *model.mask_pair(re, im))
+    return complex_mul(re, im, *model.mask_pair(re, im))
 
 
 def _unit_phase(re: Tensor, im: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -65,7 +62,7 @@ def dccrn_core(model, re: Tensor, im: Tensor) -> Pair:
         safe = torch.where(small, torch.ones_like(r), r)
         gain = torch.where(small, 1.0 - r.square() / 3.0, torch.tanh(safe) / safe)
         mr, mi = mr * gain, mi * gain
-    return _cmul(re, im, mr, mi)
+    return complex_mul(re, im, mr, mi)
 
 
 def _cores() -> dict[type, Callable[..., Pair]]:

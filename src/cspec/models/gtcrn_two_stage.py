@@ -27,6 +27,7 @@ from cspec.errors import ConfigError
 from cspec.models.base import SpeechModel, register
 from cspec.models.blocks.crn_common import causal_istft, causal_stft
 from cspec.models.gtcrn import GTCRN, GTCRN_STFT
+from cspec.nn.functional import complex_mul
 from cspec.spectral.masks import apply_mask
 
 __all__ = ["TwoStageGTCRN"]
@@ -79,9 +80,8 @@ class TwoStageGTCRN(SpeechModel):
         """Real and imaginary parts ``(B, 257, frames)`` of the cascade's mask ``M2(M1 Y) M1``."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_first):
             m1r, m1i = self.first.mask_pair(re, im)
-        e1r, e1i = re * m1r - im * m1i, re * m1i + im * m1r
-        m2r, m2i = self.second.mask_pair(e1r, e1i)
-        return m1r * m2r - m1i * m2i, m1r * m2i + m1i * m2r
+        m2r, m2i = self.second.mask_pair(*complex_mul(re, im, m1r, m1i))  # the second sees M1 Y
+        return complex_mul(m1r, m1i, m2r, m2i)
 
     def forward(self, wave: torch.Tensor) -> dict:
         wave = self._check_input(wave)
