@@ -6,6 +6,11 @@ model's output equals the trained GTCRN's exactly, and training the second stage
 features that already know speech in noise instead of random ones. ``--fresh-second`` keeps the second stage's
 random initialisation (seed ``--seed``) instead.
 
+Given a trained ``gtcrn_two_stage`` instead, it adds a third stage the same way: the trained cascade becomes the
+(frozen) first stage, and the new last stage is a copy of the cascade's last stage with its mask head reset.
+``--sees-noisy`` makes a cascade whose new stage reads the noisy spectrum too (``second_sees_noisy``): the weights
+that read it start at zero, so the output is still the source model's.
+
     python recipes/pool/make_two_stage.py runs/pool/tiny-pol4/model runs/pool/two-stage-init
 
 The recipe recipes/pool/default-2s.yaml then trains it (``model.init: runs/pool/two-stage-init``).
@@ -30,33 +35,44 @@ def mask_head_prefix(gtcrn) -> str:
     return next(n for n, m in gtcrn.named_modules() if m is gtcrn.mask_norm) + "."
 
 
-def two_stage_from(single, fresh_second: bool = False, seed: int = 0):
-    """A ``gtcrn_two_stage`` model whose stages are copies of the GTCRN ``single``, the second's mask head reset."""
+def two_stage_from(single, fresh_second: bool = False, seed: int = 0, sees_noisy: bool = False):
+    """A ``gtcrn_two_stage`` model whose first stage is ``single`` (a GTCRN or a cascade) and whose new last stage
+    is a copy of ``single``'s last GTCRN, its mask head reset (and, with ``sees_noisy``, zero weights on the noisy
+    spectrum's features)."""
     torch.manual_seed(seed)
-    options = {k: v for k, v in single.config.items() if k != "mask_gain"}
-    model = build("gtcrn_two_stage", first=single.config, second=options)
+    cascade = getattr(single, "registry_name", "") == "gtcrn_two_stage"
+    last = single.second if cascade else single
+    options = {k: v for k, v in last.config.items() if k not in ("mask_gain", "extra_inputs")}
+    model = build("gtcrn_two_stage", first=single.config, second=options,
+                  first_model="gtcrn_two_stage" if cascade else "gtcrn", second_sees_noisy=sees_noisy)
     model.first.load_state_dict(single.state_dict())
     if not fresh_second:  # everything but the mask's last normalisation, which stays the identity head
         head = mask_head_prefix(model.second)
-        model.second.load_state_dict({k: v for k, v in single.state_dict().items() if not k.startswith(head)},
-                                     strict=False)
+        weights = {k: v for k, v in last.state_dict().items() if not k.startswith(head)}
+        first_conv = "encoder.0.0.weight"  # (channels, 9 x (1 + extra inputs), 1, 5): the source's own 9 kept
+        weights[first_conv] = torch.cat([weights[first_conv][:, :9],
+                                         torch.zeros_like(model.second.state_dict()[first_conv][:, 9:])], dim=1)
+        model.second.load_state_dict(weights, strict=False)
     return model.eval()
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("src", type=Path, help="a trained GTCRN model folder (config.json, model.safetensors)")
+    ap.add_argument("src", type=Path, help="a trained GTCRN or gtcrn_two_stage model folder (config.json, "
+                    "model.safetensors)")
     ap.add_argument("dst", type=Path, help="the new folder (must not exist)")
     ap.add_argument("--fresh-second", action="store_true", help="leave the second stage randomly initialised")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random initialisation (0)")
+    ap.add_argument("--sees-noisy", action="store_true", help="the new stage reads the noisy spectrum too")
     args = ap.parse_args(argv)
     try:
         if args.dst.exists():
             raise CspecError(f"{args.dst} exists; give a new folder")
         single = load_model(args.src)
-        if getattr(single, "registry_name", "") != "gtcrn":
-            raise CspecError(f"{args.src} holds a {type(single).__name__}; the first stage must be a GTCRN")
-        model = two_stage_from(single, args.fresh_second, args.seed)
+        if getattr(single, "registry_name", "") not in ("gtcrn", "gtcrn_two_stage"):
+            raise CspecError(f"{args.src} holds a {type(single).__name__}; the first stage must be a GTCRN or a "
+                             "gtcrn_two_stage cascade")
+        model = two_stage_from(single, args.fresh_second, args.seed, args.sees_noisy)
     except CspecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ import torch
 
 from cspec.errors import ConfigError
 from cspec.models import build, load, save
+from cspec.models.blocks.crn_common import causal_stft
 
 from ..conftest import input_dependent, recipe_script
 
@@ -16,7 +17,21 @@ SMALL = dict(channels=8, hidden=8, dilations=(1,), n_dprnn=1)
 
 def _cascade(**options):
     torch.manual_seed(0)
-    return input_dependent(build("gtcrn_two_stage", first=SMALL, second=SMALL, **options)).eval()
+    model = input_dependent(build("gtcrn_two_stage", first=SMALL, second=SMALL, **options)).eval()
+    with torch.no_grad():  # the weights on the noisy spectrum start at zero: give them values, as training would
+        model.second.encoder[0][0].weight[:, 9:].normal_(0, 0.3)
+    return model
+
+
+def _three_stages(**options):
+    """A cascade whose first stage is a cascade (``first_model="gtcrn_two_stage"``)."""
+    inner = dict(first=SMALL, second=SMALL)
+    torch.manual_seed(0)
+    model = input_dependent(build("gtcrn_two_stage", first=inner, second=SMALL, first_model="gtcrn_two_stage",
+                                  **options)).eval()
+    with torch.no_grad():
+        model.second.encoder[0][0].weight[:, 9:].normal_(0, 0.3)
+    return model
 
 
 def test_two_stage_forward_backward_and_causal(model_checks):
@@ -38,6 +53,43 @@ def test_two_stage_mask_is_the_second_stage_on_the_first_ones_estimate():
     torch.testing.assert_close(out["spec"], expected, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(out["mask"], first["mask"] * model.second.estimate_mask(first["spec"]),
                                atol=1e-6, rtol=1e-5)
+
+
+def test_second_stage_seeing_the_noisy_spectrum():
+    model = _cascade(second_sees_noisy=True)
+    assert model.second.extra_inputs == 1
+    x = 0.1 * torch.randn(2, 6000)
+    with torch.no_grad():
+        first = model.first(x)
+        noisy = causal_stft(x, model.stft_config)
+        m2 = torch.complex(*model.second.mask_pair(first["spec"].real, first["spec"].imag, noisy.real, noisy.imag))
+        torch.testing.assert_close(model(x)["mask"], first["mask"] * m2, atol=1e-5, rtol=1e-4)
+        plain = _cascade()  # the same weights but those on the noisy spectrum, which matter
+        assert not torch.allclose(plain(x)["mask"], model(x)["mask"], atol=1e-3)
+    fresh = build("gtcrn", **SMALL, extra_inputs=1).eval()  # at initialisation the extra spectrum is not read
+    re, im = torch.randn(2, 1, 257, 9).unbind(0)
+    with torch.no_grad():
+        a, b = fresh.mask_pair(re, im, torch.randn_like(re), torch.randn_like(im)), fresh.mask_pair(re, im, re, im)
+    torch.testing.assert_close(a, b)
+    with pytest.raises(ConfigError, match="extra spectra"):
+        fresh.mask_pair(re, im)
+    with pytest.raises(ConfigError, match="extra_inputs"):
+        build("gtcrn", extra_inputs=-1)
+    with pytest.raises(ConfigError, match="second_sees_noisy"):
+        build("gtcrn_two_stage", second={"extra_inputs": 1})
+
+
+def test_three_stages_mask_by_hand():
+    model = _three_stages(second_sees_noisy=True)
+    x = 0.1 * torch.randn(1, 6000)
+    with torch.no_grad():
+        inner = model.first(x)  # the two-stage cascade on its own
+        noisy = causal_stft(x, model.stft_config)
+        m3 = torch.complex(*model.second.mask_pair(inner["spec"].real, inner["spec"].imag, noisy.real, noisy.imag))
+        torch.testing.assert_close(model(x)["spec"], inner["spec"] * m3, atol=1e-5, rtol=1e-4)
+    assert model.n_parameters() == model.second.n_parameters()  # both inner stages frozen
+    with pytest.raises(ConfigError, match="first_model"):
+        build("gtcrn_two_stage", first_model="crn")
 
 
 def test_second_stage_starts_as_the_identity():
@@ -75,10 +127,12 @@ def test_frozen_first_stage_does_not_change_in_training():
     assert model.n_parameters() == model.second.n_parameters()
 
 
-def test_two_stage_streams_and_exports_like_offline(tmp_path):
+@pytest.mark.parametrize("make", [_cascade, lambda: _three_stages(second_sees_noisy=True)],
+                         ids=["two-stage", "three-stage-sees-noisy"])
+def test_two_stage_streams_and_exports_like_offline(tmp_path, make):
     from cspec.infer import OnnxModel, Stream, export_onnx
 
-    model = _cascade()
+    model = make()
     x = 0.1 * torch.randn(4096)
     with torch.no_grad():
         ref = model(x[None])["wave"][0]
@@ -114,6 +168,14 @@ def test_make_two_stage_starts_at_the_single_models_output(tmp_path, capsys):
     assert mts.main([str(tmp_path / "single"), str(tmp_path / "two")]) == 2
     assert (tmp_path / "two" / "model.safetensors").read_bytes() == before
     assert "exists" in capsys.readouterr().err
+    # from a cascade: a third stage, here reading the noisy spectrum too; the output is still the source's
+    assert mts.main([str(tmp_path / "two"), str(tmp_path / "three"), "--sees-noisy"]) == 0
+    three = load(tmp_path / "three").eval()
+    assert three.config["first_model"] == "gtcrn_two_stage" and three.second_sees_noisy
+    with torch.no_grad():
+        torch.testing.assert_close(three(x)["wave"], single(x)["wave"], atol=1e-6, rtol=1e-5)
+    assert torch.equal(three.second.encoder[0][0].weight[:, :9], two.second.encoder[0][0].weight)
+    assert not three.second.encoder[0][0].weight[:, 9:].any()
     save(build("crn"), tmp_path / "crn")
     assert mts.main([str(tmp_path / "crn"), str(tmp_path / "x")]) == 2
     assert "must be a GTCRN" in capsys.readouterr().err

@@ -79,6 +79,10 @@ class GTCRN(SpeechModel):
             0.74 of its level. ``recipes/pool/calibrate_gain.py`` sets this factor to the inverse of the gain
             measured on clean speech, so that speech keeps its level; a uniform factor leaves PESQ, STOI and SI-SDR
             unchanged.
+        extra_inputs: further complex spectra that :meth:`mask_pair` takes beside the one it masks (0), cspec's
+            option for cascades (:mod:`cspec.models.gtcrn_two_stage`'s ``second_sees_noisy``, after Li et al.
+            2021's CTS-Net, whose second stage sees the noisy spectrum too). Their features enter the first
+            convolution through weights that start at zero, so the network starts as if they were absent.
     """
 
     sample_rate = 16000
@@ -90,13 +94,17 @@ class GTCRN(SpeechModel):
     def __init__(
         self, channels: int = 16, hidden: int = 16, dilations: tuple = (1, 2, 5), n_dprnn: int = 2,
         erb_low: int = 65, erb_bands: int = 64, lookahead_frames: int = 0, mask_gain: float = 1.0,
+        extra_inputs: int = 0,
     ):
         super().__init__()
         if int(lookahead_frames) < 0:
             raise ConfigError(f"lookahead_frames must be >= 0, got {lookahead_frames}")
         if not 0 < float(mask_gain) < float("inf"):
             raise ConfigError(f"mask_gain must be a positive number, got {mask_gain}")
+        if int(extra_inputs) < 0:
+            raise ConfigError(f"extra_inputs must be >= 0, got {extra_inputs}")
         self.lookahead_frames, self.mask_gain = int(lookahead_frames), float(mask_gain)
+        self.extra_inputs = int(extra_inputs)
         cfg = self.stft_config
         self.erb = ERB(int(erb_low), int(erb_bands), cfg.n_fft, cfg.sample_rate)
         self.sfe = SFE(3)
@@ -106,7 +114,7 @@ class GTCRN(SpeechModel):
             raise ConfigError(f"erb_low + erb_bands - 1 must be divisible by 4 (two stride-2 layers), got {bands}")
         dil = [int(d) for d in dilations]
         self.encoder = nn.ModuleList(
-            [_conv_block(9, channels, 1, False), _conv_block(channels, channels, 2, False)]
+            [_conv_block(9 * (1 + self.extra_inputs), channels, 1, False), _conv_block(channels, channels, 2, False)]
             + [GTConv(channels, hidden, d) for d in dil]
         )
         self.dprnn = nn.Sequential(*[GDPRNN(channels, width) for _ in range(int(n_dprnn))])
@@ -122,6 +130,7 @@ class GTCRN(SpeechModel):
         with torch.no_grad():
             self.mask_norm.weight.zero_()
             self.mask_norm.bias.copy_(torch.tensor([0.5, 0.0]))
+            self.encoder[0][0].weight[:, 9:].zero_()  # the extra inputs' weights
 
     @property
     def mask_norm(self) -> nn.BatchNorm2d:
@@ -149,15 +158,26 @@ class GTCRN(SpeechModel):
         """Trainable parameters plus the fixed ERB matrices (the count of the authors' repository, 48.2 k)."""
         return self.n_parameters() + 2 * self.erb.fb.numel()
 
-    def mask_pair(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Real and imaginary parts ``(B, 257, frames)`` of the complex ratio mask, from those of the noisy
-        spectrum: the network on real tensors, shared by :meth:`estimate_mask` and the streaming/ONNX path."""
+    def _features(self, re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
+        """``(B, 9, T + L, 129)``: magnitude, real and imaginary parts on the ERB bands, with their neighbours."""
         r, i = re.transpose(1, 2), im.transpose(1, 2)  # (B, T, F)
         la = self.lookahead_frames
         if la:  # L frames of zeros after the end; the mask of frame t is the network's output at t + L
             r, i = nn.functional.pad(r, (0, 0, 0, la)), nn.functional.pad(i, (0, 0, 0, la))
         mag = torch.sqrt(r.square() + i.square() + 1e-12)
-        x = self.sfe(self.erb.bm(torch.stack([mag, r, i], dim=1)))  # (B, 9, T, 129)
+        return self.sfe(self.erb.bm(torch.stack([mag, r, i], dim=1)))
+
+    def mask_pair(self, re: torch.Tensor, im: torch.Tensor, *extra: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real and imaginary parts ``(B, 257, frames)`` of the complex ratio mask, from those of the noisy
+        spectrum: the network on real tensors, shared by :meth:`estimate_mask` and the streaming/ONNX path.
+        ``extra``: the real and imaginary parts of the ``extra_inputs`` further spectra, in turn."""
+        if len(extra) != 2 * self.extra_inputs:
+            raise ConfigError(f"this GTCRN takes {self.extra_inputs} extra spectra (as real, imaginary pairs), "
+                              f"got {len(extra)} tensors")
+        la = self.lookahead_frames
+        x = self._features(re, im)
+        if extra:
+            x = torch.cat([x] + [self._features(extra[k], extra[k + 1]) for k in range(0, len(extra), 2)], dim=1)
         skips = []
         for layer in self.encoder:
             x = layer(x)

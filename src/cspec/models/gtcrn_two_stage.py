@@ -14,7 +14,12 @@ cspec's set-up, not a paper's:
   (and its mask can reach ``1 / tanh(1) = 1.31``, enough to restore what the first stage over-suppressed);
 - ``freeze_first`` (default) keeps the first stage's weights and normalisation statistics fixed while training
   and runs it without gradients: a trained single-stage model becomes the first stage
-  (``recipes/pool/make_two_stage.py``), and training improves on it from where it is.
+  (``recipes/pool/make_two_stage.py``), and training improves on it from where it is;
+- ``first_model="gtcrn_two_stage"`` makes the first stage a cascade itself, so a trained two-stage model gets a
+  third stage the same way (``M = M3(M2 M1 Y) M2 M1``);
+- ``second_sees_noisy`` gives the second stage the noisy spectrum ``Y`` as well as ``M1 Y``, as CTS-Net's second
+  stage sees both (``GTCRN(extra_inputs=1)``; the weights that read ``Y`` start at zero, so the start is still the
+  identity).
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ class TwoStageGTCRN(SpeechModel):
         second: options of the second; its ``mask_gain`` defaults to ``1 / tanh(identity_bias)``.
         freeze_first: keep the first stage fixed (no gradients, normalisation in inference mode) (True).
         identity_bias: the bias of the second mask's last normalisation at initialisation (1.0).
+        first_model: ``"gtcrn"`` (default), or ``"gtcrn_two_stage"`` for a cascade as the first stage (``first``
+            then holds its options).
+        second_sees_noisy: feed the second stage the noisy spectrum beside the first stage's estimate (False).
     """
 
     sample_rate = 16000
@@ -52,8 +60,11 @@ class TwoStageGTCRN(SpeechModel):
     paper_params = None
 
     def __init__(self, first: dict | None = None, second: dict | None = None, freeze_first: bool = True,
-                 identity_bias: float = 1.0):
+                 identity_bias: float = 1.0, first_model: str = "gtcrn",
+                 second_sees_noisy: bool = False):
         super().__init__()
+        if first_model not in ("gtcrn", "gtcrn_two_stage"):
+            raise ConfigError(f"first_model must be 'gtcrn' or 'gtcrn_two_stage', got {first_model!r}")
         first, second = dict(first or {}), dict(second or {})
         if not 0 < float(identity_bias) < 10:
             raise ConfigError(f"identity_bias must lie in (0, 10), got {identity_bias}")
@@ -61,7 +72,12 @@ class TwoStageGTCRN(SpeechModel):
             if opts.get("lookahead_frames", 0):
                 raise ConfigError(f"{which} stage: lookahead_frames is not supported in the cascade")
         second.setdefault("mask_gain", 1.0 / math.tanh(float(identity_bias)))
-        self.first, self.second = GTCRN(**first), GTCRN(**second)
+        if second.get("extra_inputs", 0):
+            raise ConfigError("second stage: extra_inputs is set by second_sees_noisy")
+        self.second_sees_noisy = bool(second_sees_noisy)
+        second["extra_inputs"] = int(self.second_sees_noisy)
+        self.first = GTCRN(**first) if first_model == "gtcrn" else TwoStageGTCRN(**first)
+        self.second = GTCRN(**second)
         with torch.no_grad():
             self.second.mask_norm.weight.zero_()
             self.second.mask_norm.bias.copy_(torch.tensor([float(identity_bias), 0.0]))
@@ -80,7 +96,8 @@ class TwoStageGTCRN(SpeechModel):
         """Real and imaginary parts ``(B, 257, frames)`` of the cascade's mask ``M2(M1 Y) M1``."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_first):
             m1r, m1i = self.first.mask_pair(re, im)
-        m2r, m2i = self.second.mask_pair(*complex_mul(re, im, m1r, m1i))  # the second sees M1 Y
+        noisy = (re, im) if self.second_sees_noisy else ()
+        m2r, m2i = self.second.mask_pair(*complex_mul(re, im, m1r, m1i), *noisy)  # the second sees M1 Y (and Y)
         return complex_mul(m1r, m1i, m2r, m2i)
 
     def forward(self, wave: torch.Tensor) -> dict:
