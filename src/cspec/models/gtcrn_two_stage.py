@@ -40,7 +40,7 @@ __all__ = ["TwoStageGTCRN"]
 
 @register("gtcrn_two_stage")
 class TwoStageGTCRN(SpeechModel):
-    """A GTCRN whose output a second GTCRN refines (2 x 23.7 k parameters; only the second trains by default).
+    """GTCRNs in cascade, each refining the previous estimate (23.7 k parameters a stage; by default the last trains).
 
     Args:
         first: options of the first :class:`GTCRN` (its defaults: the paper's).
