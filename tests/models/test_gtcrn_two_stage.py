@@ -17,8 +17,13 @@ SMALL = dict(channels=8, hidden=8, dilations=(1,), n_dprnn=1)
 
 def _cascade(**options):
     torch.manual_seed(0)
-    model = input_dependent(build("gtcrn_two_stage", first=SMALL, second=SMALL, **options)).eval()
-    with torch.no_grad():  # the weights on the noisy spectrum start at zero: give them values, as training would
+    return _reading_noisy(input_dependent(build("gtcrn_two_stage", first=SMALL, second=SMALL, **options)).eval())
+
+
+def _reading_noisy(model):
+    """``model`` with random values in its last stage's weights on the noisy spectrum, which start at zero, as
+    training would leave them (nothing changes without ``second_sees_noisy``: there are none)."""
+    with torch.no_grad():
         model.second.encoder[0][0].weight[:, 9:].normal_(0, 0.3)
     return model
 
@@ -27,11 +32,8 @@ def _three_stages(**options):
     """A cascade whose first stage is a cascade (``first_model="gtcrn_two_stage"``)."""
     inner = dict(first=SMALL, second=SMALL)
     torch.manual_seed(0)
-    model = input_dependent(build("gtcrn_two_stage", first=inner, second=SMALL, first_model="gtcrn_two_stage",
-                                  **options)).eval()
-    with torch.no_grad():
-        model.second.encoder[0][0].weight[:, 9:].normal_(0, 0.3)
-    return model
+    return _reading_noisy(input_dependent(build("gtcrn_two_stage", first=inner, second=SMALL,
+                                                first_model="gtcrn_two_stage", **options)).eval())
 
 
 def test_two_stage_forward_backward_and_causal(model_checks):
