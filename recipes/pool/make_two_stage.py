@@ -49,9 +49,9 @@ def two_stage_from(single, fresh_second: bool = False, seed: int = 0, sees_noisy
     if not fresh_second:  # everything but the mask's last normalisation, which stays the identity head
         head = mask_head_prefix(model.second)
         weights = {k: v for k, v in last.state_dict().items() if not k.startswith(head)}
-        conv = model.second.encoder[0][0].weight  # (channels, 9 x (1 + extra inputs), 1, 5): the source's 9 kept
+        conv, own = model.second.input_conv.weight, model.second.FEATURES_PER_INPUT  # the source's own channels kept
         first_conv = next(n for n, p in model.second.named_parameters() if p is conv)
-        weights[first_conv] = torch.cat([weights[first_conv][:, :9], torch.zeros_like(conv[:, 9:])], dim=1)
+        weights[first_conv] = torch.cat([weights[first_conv][:, :own], torch.zeros_like(conv[:, own:])], dim=1)
         model.second.load_state_dict(weights, strict=False)
     return model.eval()
 

@@ -24,7 +24,7 @@ def _reading_noisy(model):
     """``model`` with random values in its last stage's weights on the noisy spectrum, which start at zero, as
     training would leave them (nothing changes without ``second_sees_noisy``: there are none)."""
     with torch.no_grad():
-        model.second.encoder[0][0].weight[:, 9:].normal_(0, 0.3)
+        model.second.input_conv.weight[:, model.second.FEATURES_PER_INPUT:].normal_(0, 0.3)
     return model
 
 

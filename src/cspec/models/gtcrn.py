@@ -90,6 +90,7 @@ class GTCRN(SpeechModel):
     causal = True
     paper = "Rong et al., 2024, ICASSP: GTCRN: A speech enhancement model requiring ultralow computational resources"
     paper_params = 0.0237
+    FEATURES_PER_INPUT = 9  # input channels a spectrum gives: (magnitude, real, imaginary) x the SFE's 3 neighbours
 
     def __init__(
         self, channels: int = 16, hidden: int = 16, dilations: tuple = (1, 2, 5), n_dprnn: int = 2,
@@ -114,7 +115,8 @@ class GTCRN(SpeechModel):
             raise ConfigError(f"erb_low + erb_bands - 1 must be divisible by 4 (two stride-2 layers), got {bands}")
         dil = [int(d) for d in dilations]
         self.encoder = nn.ModuleList(
-            [_conv_block(9 * (1 + self.extra_inputs), channels, 1, False), _conv_block(channels, channels, 2, False)]
+            [_conv_block(self.FEATURES_PER_INPUT * (1 + self.extra_inputs), channels, 1, False),
+             _conv_block(channels, channels, 2, False)]
             + [GTConv(channels, hidden, d) for d in dil]
         )
         self.dprnn = nn.Sequential(*[GDPRNN(channels, width) for _ in range(int(n_dprnn))])
@@ -130,7 +132,12 @@ class GTCRN(SpeechModel):
         with torch.no_grad():
             self.mask_norm.weight.zero_()
             self.mask_norm.bias.copy_(torch.tensor([0.5, 0.0]))
-            self.encoder[0][0].weight[:, 9:].zero_()  # the extra inputs' weights
+            self.input_conv.weight[:, self.FEATURES_PER_INPUT:].zero_()  # the extra inputs' weights
+
+    @property
+    def input_conv(self) -> nn.Conv2d:
+        """The first convolution; its input channels are ``FEATURES_PER_INPUT`` per spectrum, the masked one first."""
+        return self.encoder[0][0]
 
     @property
     def mask_norm(self) -> nn.BatchNorm2d:

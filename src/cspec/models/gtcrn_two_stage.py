@@ -74,8 +74,7 @@ class TwoStageGTCRN(SpeechModel):
         second.setdefault("mask_gain", 1.0 / math.tanh(float(identity_bias)))
         if second.get("extra_inputs", 0):
             raise ConfigError("second stage: extra_inputs is set by second_sees_noisy")
-        self.second_sees_noisy = bool(second_sees_noisy)
-        second["extra_inputs"] = int(self.second_sees_noisy)
+        second["extra_inputs"] = int(bool(second_sees_noisy))
         self.first = GTCRN(**first) if first_model == "gtcrn" else TwoStageGTCRN(**first)
         self.second = GTCRN(**second)
         with torch.no_grad():
@@ -85,6 +84,11 @@ class TwoStageGTCRN(SpeechModel):
         if self.freeze_first:
             self.first.requires_grad_(False)
             self.first.eval()
+
+    @property
+    def second_sees_noisy(self) -> bool:
+        """Whether the second stage reads the noisy spectrum too (it then has one extra input)."""
+        return self.second.extra_inputs > 0
 
     def train(self, mode: bool = True) -> "TwoStageGTCRN":
         super().train(mode)
