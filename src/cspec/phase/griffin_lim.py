@@ -136,26 +136,32 @@ def fast_griffin_lim(
     lead, n_freq, n_fr = mag.shape[:-2], mag.shape[-2], mag.shape[-1]
     # frame-major (batch, frames, freq) inside the loop: see cspec.spectral.stft.Reprojector
     mag_tf = mag.reshape(-1, n_freq, n_fr).transpose(-1, -2).contiguous()
-    spec = mag_tf * initial_phasor(mag, init, seed).reshape(-1, n_freq, n_fr).transpose(-1, -2)
+    spec = (mag_tf * initial_phasor(mag, init, seed).reshape(-1, n_freq, n_fr).transpose(-1, -2)).contiguous()
     project = Reprojector(cfg, n_fr, n_samples, mag.device, mag.dtype)
     # |S| interleaved like a complex tensor's (re, im) pairs: the magnitude projection is then one contiguous
-    # real multiply in place (half the time of a complex-by-real product); not when differentiating
+    # real multiply in place (half the time of a complex-by-real product).  Without a gradient to track, every
+    # step also runs in place on buffers allocated once: two for the projection's output (this step's and the
+    # last, which the momentum reads) and the spectrogram itself.
     in_place = not (torch.is_grad_enabled() and mag.requires_grad)
     mag_ri = mag_tf.unsqueeze(-1).expand(*mag_tf.shape, 2).contiguous() if in_place else None
+    outs = [torch.empty_like(spec), torch.empty_like(spec)] if in_place else [None, None]
     coef = momentum / (1.0 + momentum)
     prev = None
     for it in range(int(n_iter)):
-        rebuilt = project(spec)  # STFT(iSTFT(spec))
+        rebuilt = project(spec, out=outs[it % 2])  # STFT(iSTFT(spec))
         if callback is not None:
-            callback(it + 1, rebuilt.transpose(-1, -2).reshape(*lead, n_freq, n_fr))
+            callback(it + 1, rebuilt.transpose(-1, -2).reshape(*lead, n_freq, n_fr).clone())
         # the momentum step of Perraudin et al. (2013), written as librosa.griffinlim writes it
-        update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
-        # magnitude projection: sgn(z) = z / |z| (0 at 0), as librosa's z / (|z| + tiny), in one kernel
-        spec = torch.sgn(update)
         if in_place:
+            # magnitude projection: sgn(z) = z / |z| (0 at 0), as librosa's z / (|z| + tiny), in one kernel
+            if prev is not None and coef != 0.0:
+                torch.add(rebuilt, prev, alpha=-coef, out=spec).sgn_()
+            else:
+                torch.sgn(rebuilt, out=spec)
             torch.view_as_real(spec).mul_(mag_ri)
         else:
-            spec = spec * mag_tf
+            update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
+            spec = torch.sgn(update) * mag_tf
         prev = rebuilt
     spec = spec.transpose(-1, -2).reshape(*lead, n_freq, n_fr)
     wave = istft(spec, cfg, n_samples)
