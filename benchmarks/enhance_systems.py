@@ -98,14 +98,17 @@ class DeepFilterNet3(Framewise):
 
 class CspecModel(System):
     """A folder written by cspec.models.save (or a bundled name) through Enhancer, which resamples to the model's
-    rate and back; an ``.onnx`` file (``cspec export``) runs the same way with onnxruntime on one thread."""
+    rate and back, with its default backend (``auto``: the folder's model.onnx through onnxruntime when it holds the
+    same weights, else PyTorch) or the one named after an ``@`` (``default@torch``); an ``.onnx`` file (``cspec
+    export``) runs the same way with onnxruntime. onnxruntime runs on --threads threads, as torch does."""
 
     def __init__(self, job: dict) -> None:
         from cspec.infer import Enhancer, OnnxModel
-        if str(job["path"]).endswith(".onnx"):
-            self.enhancer = Enhancer(OnnxModel(job["path"], threads=job["threads"]))
+        path, _, backend = str(job["path"]).partition("@")
+        if path.endswith(".onnx"):
+            self.enhancer = Enhancer(OnnxModel(path, threads=job["threads"]))
         else:
-            self.enhancer = Enhancer.from_pretrained(job["path"])
+            self.enhancer = Enhancer.from_pretrained(path, backend=backend or "auto", threads=job["threads"])
 
     def __call__(self, x, sr: int):
         return self.enhancer.enhance(x, sr)

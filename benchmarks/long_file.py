@@ -44,15 +44,13 @@ def main() -> int:
     p.add_argument("--model", default="default", help="bundled name or model folder (default)")
     args = p.parse_args()
 
-    from cspec.infer import Enhancer, OnnxModel, export_onnx
+    from cspec.infer import Enhancer
     from cspec.infer.enhancer import resolve_model
 
-    model = resolve_model(args.model).eval()
+    model = resolve_model(args.model, args.backend)  # onnx: the folder's model.onnx (bundled ones ship it)
     name = model.name
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.backend == "onnx":
-            model = OnnxModel(export_onnx(model, tmp / "model.onnx"))
         src = tmp / "long.wav"
         frames = _write_long(src, args.minutes, args.rate, args.channels)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

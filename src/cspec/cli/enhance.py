@@ -47,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "each input")
     p.add_argument("--model", metavar="NAME|PATH", default="default",
                    help="bundled model name or a folder written by cspec.models.save (default: %(default)s)")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                   help="what runs --model: its folder's model.onnx through onnxruntime (onnx), PyTorch (torch), or "
+                   "onnx when onnxruntime is installed and the export holds the same weights (auto, the default; "
+                   "--stream runs PyTorch)")
     p.add_argument("--onnx", metavar="FILE", help="run an ONNX export (cspec export) with onnxruntime instead")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default: 1)")
     p.add_argument("--chunk", type=float, default=10.0, metavar="S", help="chunk length in seconds (default: 10)")
@@ -107,7 +111,11 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     pairs = collect(args.inputs, args.output)
-    model = OnnxModel(args.onnx) if args.onnx else resolve_model(args.model)
+    if args.stream and args.backend == "onnx" and not args.onnx:
+        raise ConfigError("--stream runs PyTorch or a frames export (cspec export --mode frames, then --onnx FILE); "
+                          "drop --backend onnx")
+    backend = "torch" if args.stream else args.backend
+    model = OnnxModel(args.onnx) if args.onnx else resolve_model(args.model, backend)
     if args.onnx and model.mode != "offline" and not args.stream:
         raise ConfigError(f"{args.onnx}: a '{model.mode}' export runs with --stream only")
     enhancer = None if args.stream else Enhancer(model, chunk_seconds=args.chunk, overlap_seconds=args.overlap)
@@ -148,7 +156,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     ok = len(pairs) - len(set(failed))
     print(f"enhanced {ok} of {len(pairs)} files in {elapsed:.1f} s with "
-          f"{Path(args.onnx).name if args.onnx else args.model}" + (f"; {len(set(failed))} failed" if failed else ""))
+          f"{Path(args.onnx).name if args.onnx else args.model} "
+          f"({'PyTorch' if isinstance(model, torch.nn.Module) else 'onnxruntime'})"
+          + (f"; {len(set(failed))} failed" if failed else ""))
     return 1 if failed else 0
 
 

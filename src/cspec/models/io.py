@@ -23,10 +23,13 @@ import torch
 from cspec.errors import ConfigError
 from cspec.models.base import SpeechModel, build
 
-__all__ = ["save", "load", "check_safetensors", "atomic_write_text", "WEIGHTS_NAME", "CONFIG_NAME"]
+__all__ = ["save", "load", "check_safetensors", "atomic_write_text", "weights_digest", "WEIGHTS_NAME", "CONFIG_NAME",
+           "ONNX_NAME"]
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+#: an offline ONNX export of the folder's model (``cspec export``), which ``Enhancer`` may run instead
+ONNX_NAME = "model.onnx"
 _MAX_HEADER = 100_000_000  # the safetensors library's own limit on the JSON header
 
 
@@ -160,3 +163,16 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", stri
             f"missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}"
         )
     return model.to(map_location)
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in name order): what an ONNX export
+    records, so that a loader can tell whether the export still holds the weights of the model beside it."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()

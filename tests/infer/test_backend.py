@@ -1,0 +1,82 @@
+"""Backends of a model folder: its ``model.onnx`` through onnxruntime when that export holds the folder's weights
+(the weights digest recorded at export), else PyTorch; the bundled models ship such an export."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from cspec.errors import ConfigError
+from cspec.infer import Enhancer, export_onnx
+from cspec.infer.enhancer import PRETRAINED_DIR
+from cspec.models import save
+from cspec.models.io import weights_digest
+
+from .conftest import small
+
+
+@pytest.mark.parametrize("name", ["default", "tiny"])
+def test_bundled_export_holds_the_bundled_weights_and_equals_pytorch(name):
+    onnx, torch_ = Enhancer.from_pretrained(name), Enhancer.from_pretrained(name, backend="torch")
+    assert (onnx.backend, torch_.backend) == ("onnx", "torch")
+    assert onnx.model.meta["weights_sha256"] == weights_digest(torch_.model)
+    x = torch.randn(2, 16000 * 3, generator=torch.Generator().manual_seed(2)) * 0.05
+    assert float((onnx.enhance(x, 16000) - torch_.enhance(x, 16000)).abs().max()) <= 1e-4
+
+
+def test_digest_changes_with_any_weight():
+    model = small("gtcrn")
+    before = weights_digest(model)
+    assert weights_digest(model) == before
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] += 1e-6
+    assert weights_digest(model) != before
+
+
+def test_auto_runs_a_matching_export_and_never_a_stale_or_missing_one(tmp_path):
+    model = small("gtcrn")
+    folder = save(model, tmp_path / "m")
+    assert Enhancer.from_pretrained(folder).backend == "torch"  # no export: PyTorch
+    with pytest.raises(ConfigError, match="no model.onnx"):
+        Enhancer.from_pretrained(folder, backend="onnx")
+    export_onnx(model, folder / "model.onnx")
+    enh = Enhancer.from_pretrained(folder)
+    assert enh.backend == "onnx"
+    x = torch.randn(1, 8000, generator=torch.Generator().manual_seed(3)) * 0.1
+    with torch.no_grad():
+        ref = model.eval()(x)["wave"]
+    assert float((enh.enhance(x, 16000) - ref).abs().max()) <= 1e-4
+    # new weights saved over the folder: the export is stale, so auto runs PyTorch and onnx refuses
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0.9)
+    save(model, folder)
+    assert Enhancer.from_pretrained(folder).backend == "torch"
+    with pytest.raises(ConfigError, match="other weights"):
+        Enhancer.from_pretrained(folder, backend="onnx")
+    with pytest.raises(ConfigError, match="unknown backend"):
+        Enhancer.from_pretrained(folder, backend="tensorrt")
+    with pytest.raises(ConfigError, match="CPU"):
+        Enhancer.from_pretrained(folder, backend="onnx", device="meta")
+
+
+def test_cli_backend_choice_and_its_errors(tmp_path, capsys):
+    from cspec.audio import save as save_audio
+    from cspec.cli import main
+
+    folder = tmp_path / "default"
+    shutil.copytree(PRETRAINED_DIR / "default", folder)
+    (folder / "model.onnx").unlink()
+    src = tmp_path / "in.wav"
+    save_audio(src, torch.randn(1, 16000, generator=torch.Generator().manual_seed(4)) * 0.05, 16000)
+    assert main(["enhance", str(src), "-o", str(tmp_path / "a.wav")]) == 0
+    assert "(onnxruntime)" in capsys.readouterr().out  # the bundled default, through its export
+    assert main(["enhance", str(src), "-o", str(tmp_path / "b.wav"), "--model", str(folder)]) == 0
+    assert "(PyTorch)" in capsys.readouterr().out  # no export in that folder
+    assert main(["enhance", str(src), "-o", str(tmp_path / "c.wav"), "--model", str(folder), "--backend", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "no model.onnx" in err and "Traceback" not in err
+    assert main(["enhance", str(src), "-o", str(tmp_path / "d.wav"), "--stream", "--backend", "onnx"]) == 2
+    assert "--stream" in capsys.readouterr().err
