@@ -29,7 +29,7 @@ class Metric:
     name: str
     group: str  #: the computation that yields it (several metrics may share one, e.g. CSIG/CBAK/COVL)
     rate: int | None  #: the rate it is computed at (None: the file's rate)
-    higher_is_better: bool
+    higher_is_better: bool | None  #: None: neither way, a target value is ideal (scale: 1)
     intrusive: bool  #: needs a reference
     unit: str
     source: str
@@ -45,7 +45,7 @@ METRICS: dict[str, Metric] = {
         Metric("si_sdr", "si_sdr", None, True, True, "dB", "Le Roux et al. 2019"),
         Metric("sdr", "sdr", None, True, True, "dB", "Vincent et al. 2006, 512 taps"),
         Metric("snr", "snr", None, True, True, "dB", "global SNR"),
-        Metric("scale", "scale", None, True, True, "", "<est, ref> / ||ref||^2; 1 is ideal, < 0 inverted"),
+        Metric("scale", "scale", None, None, True, "", "<est, ref> / ||ref||^2; 1 is ideal, < 0 inverted"),
         Metric("ssnr", "ssnr", None, True, True, "dB", "segmental SNR, Hu & Loizou 2008"),
         Metric("csig", "composite", 16000, True, True, "MOS", "Hu & Loizou 2008, eq. 9"),
         Metric("cbak", "composite", 16000, True, True, "MOS", "Hu & Loizou 2008, eq. 10"),
