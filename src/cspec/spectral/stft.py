@@ -291,6 +291,8 @@ class Reprojector:
         self._bufferable = not self._reflect or (self.start + self.length <= self.full and self.length > half)
         self._gate = torch.zeros(self.full, device=device, dtype=dtype)
         self._gate[self.start : self.stop] = self.inv_env
+        whole = -(-cfg.n_fft // cfg.hop_length) * cfg.hop_length
+        self._window_hops = torch.nn.functional.pad(self.window, (0, whole - cfg.n_fft))  # zero up to whole hops
         self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __call__(self, spec: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -310,14 +312,13 @@ class Reprojector:
         n, hop, batch = self.config.n_fft, self.config.hop_length, spec.shape[0]
         if self._buffers is None or self._buffers[0].shape[0] != batch:
             r = -(-n // hop)  # the overlap-add buffer holds whole hops
-            self._buffers = (spec.new_empty((batch, self.frames, r * hop), dtype=self.window.dtype),
+            # the frames' tail beyond n_fft (up to whole hops) is zero and never written
+            self._buffers = (spec.new_zeros((batch, self.frames, r * hop), dtype=self.window.dtype),
                              spec.new_empty((batch, (self.frames + r - 1) * hop), dtype=self.window.dtype))
         frames, ola = self._buffers
         r = frames.shape[-1] // hop
-        if r * hop != n:
-            frames[..., n:].zero_()
         torch.fft.irfft(spec, n=n, dim=-1, out=frames[..., :n])
-        frames.mul_(torch.nn.functional.pad(self.window, (0, r * hop - n)))
+        frames.mul_(self._window_hops)
         parts, acc = frames.view(batch, self.frames, r, hop), ola.view(batch, -1, hop)
         acc[:, : self.frames].copy_(parts[:, :, 0])
         acc[:, self.frames :].zero_()
