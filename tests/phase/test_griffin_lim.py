@@ -130,3 +130,22 @@ def test_fgla_is_differentiable_through_the_iterations():
     h = 1e-6
     numeric = (loss(mag.detach() + h * direction) - loss(mag.detach() - h * direction)).item() / (2 * h)
     assert analytic == pytest.approx(numeric, rel=1e-5)
+
+
+@pytest.mark.parametrize("n_fft", [400, 401])
+@pytest.mark.parametrize("pad_mode", ["reflect", "constant"])
+def test_in_place_iterations_equal_the_differentiable_ones(n_fft, pad_mode):
+    """The buffered in-place loop (no gradient) and the out-of-place one (gradient) give the same signal, with
+    even and odd windows; the default length is the shortest signal with the magnitude's frame count."""
+    cfg = STFTConfig(n_fft, 100, n_fft, "hann", pad_mode=pad_mode)
+    torch.manual_seed(3)
+    mag = stft(torch.randn(2, 1700, dtype=torch.float64), cfg).abs()
+    with torch.no_grad():
+        fast = fast_griffin_lim(mag, 4, cfg, seed=1)
+    slow = fast_griffin_lim(mag.clone().requires_grad_(), 4, cfg, seed=1)
+    assert fast.shape[-1] == (1700 if n_fft % 2 == 0 else 1601)  # 17 frames of an odd window start at 1601
+    assert torch.allclose(fast, slow.detach(), atol=1e-12)
+    # a starting phase that needs a gradient also takes the out-of-place path
+    phase = torch.zeros_like(mag).requires_grad_()
+    fast_griffin_lim(mag, 2, cfg, init=phase).sum().backward()
+    assert phase.grad is not None

@@ -175,7 +175,7 @@ def test_reprojector_equals_stft_of_istft(name):
         Reprojector(cfg, X.shape[-1] + 1, n)
 
 
-@pytest.mark.parametrize("name", list_presets())
+@pytest.mark.parametrize("name", [*list_presets(), "odd"])
 @pytest.mark.parametrize("extra", [0, 5])
 @pytest.mark.parametrize("padding", ["preset", "constant", "uncentred"])
 def test_reprojector_buffered_path_equals_allocating_path(name, extra, padding):
@@ -184,7 +184,7 @@ def test_reprojector_buffered_path_equals_allocating_path(name, extra, padding):
 
     from cspec.spectral.stft import Reprojector
 
-    cfg = get_preset(name)
+    cfg = get_preset(name) if name != "odd" else STFTConfig(401, 100, 401, "hann")
     if padding != "preset":
         cfg = dataclasses.replace(cfg, pad_mode="constant") if padding == "constant" else \
             dataclasses.replace(cfg, center=False)
@@ -199,3 +199,13 @@ def test_reprojector_buffered_path_equals_allocating_path(name, extra, padding):
         assert project(X, out=out) is out
         assert (out - ref).abs().max().item() < 1e-12 * ref.abs().max().item()
     assert project._bufferable
+    one = torch.empty_like(X[:1])  # another batch size: new buffers
+    assert (project(X[:1], out=one) - ref[:1]).abs().max().item() < 1e-12 * ref.abs().max().item()
+
+
+@pytest.mark.parametrize("n_fft", [400, 401])
+@pytest.mark.parametrize("center", [True, False])
+def test_n_frames_counts_like_torch_stft(n_fft, center):
+    cfg = STFTConfig(n_fft, 100, n_fft, "hann", center=center)
+    for n in (n_fft, 1700, 1701, 1799):
+        assert n_frames(n, cfg) == stft(torch.zeros(n), cfg).shape[-1], n

@@ -55,9 +55,11 @@ def check_magnitude(magnitude: torch.Tensor, cfg: STFTConfig) -> torch.Tensor:
 
 
 def signal_length(frames: int, cfg: STFTConfig, length: int | None) -> int:
-    """The output length: ``length`` if given (checked against the frame count), else ``hop * (frames - 1)``."""
+    """The output length: ``length`` if given (checked against the frame count), else the shortest with ``frames``
+    frames (``hop * (frames - 1)`` centred with an even ``n_fft``)."""
     if length is None:
-        length = cfg.hop_length * (frames - 1) if cfg.center else cfg.n_fft + cfg.hop_length * (frames - 1)
+        # the shortest signal with that many frames (centred: n_fft // 2 padding each side, one short if n_fft is odd)
+        length = cfg.hop_length * (frames - 1) + (cfg.n_fft % 2 if cfg.center else cfg.n_fft)
         if length < 1:
             raise ConfigError("a single centred frame cannot be inverted without 'length'; pass length=")
         return length
@@ -142,7 +144,7 @@ def fast_griffin_lim(
     # real multiply in place (half the time of a complex-by-real product).  Without a gradient to track, every
     # step also runs in place on buffers allocated once: two for the projection's output (this step's and the
     # last, which the momentum reads) and the spectrogram itself.
-    in_place = not (torch.is_grad_enabled() and mag.requires_grad)
+    in_place = not (torch.is_grad_enabled() and (mag.requires_grad or spec.requires_grad))
     mag_ri = mag_tf.unsqueeze(-1).expand(*mag_tf.shape, 2).contiguous() if in_place else None
     outs = [torch.empty_like(spec), torch.empty_like(spec)] if in_place else [None, None]
     coef = momentum / (1.0 + momentum)

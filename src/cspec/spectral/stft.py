@@ -147,9 +147,9 @@ def make_window(config: STFTConfig, device=None, dtype=torch.float32) -> torch.T
 
 
 def n_frames(n_samples: int, config: STFTConfig) -> int:
-    """Number of STFT frames for a signal of ``n_samples``."""
-    if config.center:
-        return 1 + n_samples // config.hop_length
+    """Number of STFT frames for a signal of ``n_samples`` (as ``torch.stft`` counts them)."""
+    if config.center:  # n_fft // 2 samples of padding on each side: one short of n_fft when it is odd
+        return 1 + (n_samples + 2 * (config.n_fft // 2) - config.n_fft) // config.hop_length
     return 1 + (n_samples - config.n_fft) // config.hop_length
 
 
@@ -266,11 +266,13 @@ class Reprojector:
     contiguous along the DFT axis, so that neither transform copies the spectrogram into another layout, and it
     computes the window and the overlap-added envelope once instead of every call.
 
-    With ``out=`` (a complex tensor shaped like the input) and no gradient to track, a call allocates nothing:
-    the inverse frames and the overlap-added signal live in buffers kept between calls, the envelope division
-    and the centre padding are one multiply by a gate (``1/envelope`` over the signal, 0 over zero padding) on
-    the overlap-add buffer, and reflect padding is two flipped copies inside it.  An iteration of phase
-    retrieval then touches no freshly mapped memory, which on a CPU is about twice as fast.
+    With ``out=`` (a complex tensor shaped and typed like the input) and no gradient to track, a call allocates
+    nothing (except with reflect padding of a signal no longer than half a window, which takes the allocating
+    path): the inverse frames and the overlap-added signal live in buffers kept between calls, the envelope
+    division and the centre padding are one multiply by a gate (``1/envelope`` over the signal, 0 over zero
+    padding) on the overlap-add buffer, and reflect padding is two flipped copies inside it.  An iteration of
+    phase retrieval then touches no freshly mapped memory, which on a CPU is about twice as fast.  Those buffers
+    make one instance unsafe to call from two threads at once.
     """
 
     def __init__(self, config: STFTConfig | str, frames: int, length: int, device=None, dtype=torch.float32):
@@ -328,7 +330,7 @@ class Reprojector:
         signal.mul_(self._gate)
         if self._reflect:  # torch's reflect padding of the signal, which starts at n/2 and is `length` long
             half, end = n // 2, n // 2 + self.length
-            signal[:, :half] = signal[:, half + 1 : n + 1].flip(-1)
+            signal[:, :half] = signal[:, half + 1 : 2 * half + 1].flip(-1)
             if end < self.full:
                 signal[:, end:] = signal[:, 2 * end - self.full - 1 : end - 1].flip(-1)
         torch.mul(signal.unfold(-1, n, hop), self.window, out=frames[..., :n])
