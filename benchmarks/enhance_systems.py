@@ -104,11 +104,13 @@ class CspecModel(System):
 
     def __init__(self, job: dict) -> None:
         from cspec.infer import Enhancer, OnnxModel
-        path, _, backend = str(job["path"]).partition("@")
+        path, _, backend = str(job["path"]).rpartition("@")
+        if backend not in ("auto", "torch", "onnx"):  # no backend named: an '@' may be part of the path
+            path, backend = str(job["path"]), "auto"
         if path.endswith(".onnx"):
             self.enhancer = Enhancer(OnnxModel(path, threads=job["threads"]))
         else:
-            self.enhancer = Enhancer.from_pretrained(path, backend=backend or "auto", threads=job["threads"])
+            self.enhancer = Enhancer.from_pretrained(path, backend=backend, threads=job["threads"])
 
     def __call__(self, x, sr: int):
         return self.enhancer.enhance(x, sr)

@@ -217,7 +217,7 @@ def main(argv=None) -> int:
         if dst.exists():
             shutil.rmtree(dst)
         os.replace(tmp, dst)
-    elif not (dst / "model.onnx").is_file():
+    else:  # the bundled weights as they are; their export made again so that it cannot be stale
         export_onnx(load(dst).eval(), dst / "model.onnx")
     recipe = yaml.safe_load(args.recipe.read_text())
     rel = args.recipe.resolve().relative_to(ROOT) if args.recipe.resolve().is_relative_to(ROOT) else args.recipe

@@ -12,7 +12,7 @@ from cspec.errors import ConfigError
 from cspec.infer import Enhancer, export_onnx
 from cspec.infer.enhancer import PRETRAINED_DIR
 from cspec.models import save
-from cspec.models.io import weights_digest
+from cspec.models.io import model_digest
 
 from .conftest import small
 
@@ -21,18 +21,23 @@ from .conftest import small
 def test_bundled_export_holds_the_bundled_weights_and_equals_pytorch(name):
     onnx, torch_ = Enhancer.from_pretrained(name), Enhancer.from_pretrained(name, backend="torch")
     assert (onnx.backend, torch_.backend) == ("onnx", "torch")
-    assert onnx.model.meta["weights_sha256"] == weights_digest(torch_.model)
+    assert onnx.model.meta["model_sha256"] == model_digest(torch_.model)
     x = torch.randn(2, 16000 * 3, generator=torch.Generator().manual_seed(2)) * 0.05
     assert float((onnx.enhance(x, 16000) - torch_.enhance(x, 16000)).abs().max()) <= 1e-4
 
 
-def test_digest_changes_with_any_weight():
+def test_digest_changes_with_any_weight_and_with_the_config():
+    from cspec.models import build
+
     model = small("gtcrn")
-    before = weights_digest(model)
-    assert weights_digest(model) == before
+    before = model_digest(model)
+    assert model_digest(model) == before
+    same_weights = build("gtcrn", **{**model.config, "mask_gain": 2.0})
+    same_weights.load_state_dict(model.state_dict())
+    assert model_digest(same_weights) != before
     with torch.no_grad():
         next(model.parameters()).view(-1)[0] += 1e-6
-    assert weights_digest(model) != before
+    assert model_digest(model) != before
 
 
 def test_auto_runs_a_matching_export_and_never_a_stale_or_missing_one(tmp_path):
@@ -54,7 +59,12 @@ def test_auto_runs_a_matching_export_and_never_a_stale_or_missing_one(tmp_path):
             p.mul_(0.9)
     save(model, folder)
     assert Enhancer.from_pretrained(folder).backend == "torch"
-    with pytest.raises(ConfigError, match="other weights"):
+    with pytest.raises(ConfigError, match="another model"):
+        Enhancer.from_pretrained(folder, backend="onnx")
+    # an unreadable export: auto runs PyTorch, onnx says why
+    (folder / "model.onnx").write_bytes(b"not an onnx file")
+    assert Enhancer.from_pretrained(folder).backend == "torch"
+    with pytest.raises(ConfigError, match="onnxruntime cannot load"):
         Enhancer.from_pretrained(folder, backend="onnx")
     with pytest.raises(ConfigError, match="unknown backend"):
         Enhancer.from_pretrained(folder, backend="tensorrt")
@@ -80,3 +90,8 @@ def test_cli_backend_choice_and_its_errors(tmp_path, capsys):
     assert "no model.onnx" in err and "Traceback" not in err
     assert main(["enhance", str(src), "-o", str(tmp_path / "d.wav"), "--stream", "--backend", "onnx"]) == 2
     assert "--stream" in capsys.readouterr().err
+    export = tmp_path / "x.onnx"
+    export.write_bytes((PRETRAINED_DIR / "tiny" / "model.onnx").read_bytes())
+    assert main(["enhance", str(src), "-o", str(tmp_path / "e.wav"), "--onnx", str(export), "--backend", "torch"]) == 2
+    assert "drop --backend" in capsys.readouterr().err
+    assert main(["enhance", str(src), "-o", str(tmp_path / "f.wav"), "--onnx", str(export)]) == 0

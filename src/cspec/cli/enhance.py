@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import random
 import threading
 import time
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "each input")
     p.add_argument("--model", metavar="NAME|PATH", default="default",
                    help="bundled model name or a folder written by cspec.models.save (default: %(default)s)")
-    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"),
                    help="what runs --model: its folder's model.onnx through onnxruntime (onnx), PyTorch (torch), or "
                    "onnx when onnxruntime is installed and the export holds the same weights (auto, the default; "
                    "--stream runs PyTorch)")
@@ -111,11 +112,15 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     pairs = collect(args.inputs, args.output)
-    if args.stream and args.backend == "onnx" and not args.onnx:
+    if args.onnx and args.backend:
+        raise ConfigError("--onnx FILE runs that export with onnxruntime; drop --backend, which picks what runs --model")
+    if args.stream and args.backend == "onnx":
         raise ConfigError("--stream runs PyTorch or a frames export (cspec export --mode frames, then --onnx FILE); "
                           "drop --backend onnx")
-    backend = "torch" if args.stream else args.backend
-    model = OnnxModel(args.onnx) if args.onnx else resolve_model(args.model, backend)
+    backend = "torch" if args.stream else (args.backend or "auto")
+    # onnxruntime's intra-op threads shared out between the --jobs workers (0: its own choice, all cores)
+    threads = 0 if args.jobs == 1 else max(1, (os.cpu_count() or 1) // args.jobs)
+    model = OnnxModel(args.onnx, threads=threads) if args.onnx else resolve_model(args.model, backend, threads)
     if args.onnx and model.mode != "offline" and not args.stream:
         raise ConfigError(f"{args.onnx}: a '{model.mode}' export runs with --stream only")
     enhancer = None if args.stream else Enhancer(model, chunk_seconds=args.chunk, overlap_seconds=args.overlap)

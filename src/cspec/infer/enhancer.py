@@ -45,12 +45,14 @@ def available_pretrained() -> list[str]:
 def resolve_model(name_or_path: str | os.PathLike, backend: str = "torch", threads: int = 0):
     """Load a bundled model by name, or a model folder/file written by :func:`cspec.models.save`.
 
-    ``backend`` picks what runs it: ``"torch"`` (the :class:`~cspec.models.SpeechModel`), ``"onnx"`` (the
+    ``backend`` (default ``"torch"``; :meth:`Enhancer.from_pretrained` defaults to ``"auto"``) picks what runs
+    it: ``"torch"`` (the :class:`~cspec.models.SpeechModel`), ``"onnx"`` (the
     folder's ``model.onnx`` through onnxruntime, :class:`~cspec.infer.onnx.OnnxModel` with ``threads`` intra-op
     threads, 0 = onnxruntime's choice) or ``"auto"`` (ONNX when onnxruntime is installed and the folder holds an
-    offline export of these very weights, else torch). An export is used only while the weights digest it
-    records (:func:`cspec.models.io.weights_digest`) matches the folder's weights, so a stale ``model.onnx`` is
-    never run in their place.
+    offline export of this very model, else torch). An export is used only while the digest it records
+    (:func:`cspec.models.io.model_digest`: name, config and weights) matches the folder's model, so a stale
+    ``model.onnx`` is never run in its place; with ``"auto"`` a stale, unreadable or streaming-only export means
+    PyTorch.
     """
     from cspec.models import load
 
@@ -76,7 +78,7 @@ def resolve_model(name_or_path: str | os.PathLike, backend: str = "torch", threa
 
 def _matching_export(folder: Path, model, threads: int):
     """``(OnnxModel, "")`` for the folder's offline export of ``model``'s weights, else ``(None, reason)``."""
-    from cspec.models.io import ONNX_NAME, weights_digest
+    from cspec.models.io import ONNX_NAME, model_digest
 
     file = folder / ONNX_NAME
     if not file.is_file():
@@ -87,11 +89,15 @@ def _matching_export(folder: Path, model, threads: int):
         return None, "onnxruntime is not installed (pip install onnxruntime)"
     from cspec.infer.onnx import OnnxModel
 
-    onnx = OnnxModel(file, threads=threads)
+    try:
+        onnx = OnnxModel(file, threads=threads)
+    except ConfigError as err:  # not an ONNX file onnxruntime can load, or not a cspec export
+        return None, str(err)
     if onnx.mode != "offline":
         return None, f"{file} is a '{onnx.mode}' export; Enhancer runs an 'offline' one"
-    if onnx.meta.get("weights_sha256") != weights_digest(model):
-        return None, f"{file} was exported from other weights; export it again (cspec export {folder} -o {file})"
+    if onnx.meta.get("model_sha256") != model_digest(model):
+        return None, (f"{file} was exported from another model (other weights or config); export it again "
+                      f"(cspec export {folder} -o {file} --overwrite)")
     return onnx, ""
 
 
@@ -133,7 +139,7 @@ class Enhancer:
         """A bundled model by name (see :func:`available_pretrained`) or a folder written by ``cspec.models.save``.
 
         ``backend="auto"`` runs the folder's ``model.onnx`` with onnxruntime when it is installed and the export
-        holds these weights (the bundled models ship one; 2-2.5 times faster on a CPU, equal to PyTorch within
+        computes this very model (the bundled models ship one; 2-2.5 times faster on a CPU, equal to PyTorch within
         1e-4), else PyTorch; ``"torch"`` and ``"onnx"`` force one (see :func:`resolve_model`, ``threads``
         included). A ``device`` other than the CPU always runs PyTorch.
         """

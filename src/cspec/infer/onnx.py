@@ -15,9 +15,9 @@ complex dtype anywhere in the graph):
 The exporter is PyTorch's TorchScript-based one (``dynamo=False``): in torch 2.13 the dynamo exporter cannot
 trace ``nn.GRU`` with a dynamic time axis, while the TorchScript one emits ONNX ``GRU``/``LSTM`` operators with
 dynamic axes in seconds. The file carries a ``cspec`` metadata entry (JSON: model name, rate, STFT, look-ahead,
-mode, state shapes, and the SHA-256 of the model's state dict, :func:`cspec.models.io.weights_digest`) that
-:class:`OnnxModel` reads; ``Enhancer`` runs a folder's ``model.onnx`` only while that digest matches the folder's
-weights.
+mode, state shapes, and the SHA-256 of the model's name, config and state dict,
+:func:`cspec.models.io.model_digest`) that :class:`OnnxModel` reads; ``Enhancer`` runs a folder's ``model.onnx``
+only while that digest matches the folder's model.
 
 Which models export: GTCRN (one or two stages), CRN, GCRN and DCCRN-E/R/C/CL (offline and frames; onnxruntime
 equals PyTorch to < 1e-4 in the tests for GTCRN, two-stage GTCRN and DCCRN-CL). Not exported: MP-SENet, CMGAN,
@@ -107,7 +107,7 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
     import onnx
 
     from cspec.infer.stream import _stateful
-    from cspec.models.io import weights_digest
+    from cspec.models.io import model_digest
 
     if mode not in MODES:
         raise ConfigError(f"unknown export mode '{mode}'; choose one of {', '.join(MODES)}")
@@ -122,7 +122,7 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
             "causal": bool(model.causal), "lookahead": int(model.lookahead()),
             "stft": {k: getattr(cfg, k) for k in ("n_fft", "hop_length", "win_length", "window", "center",
                                                  "pad_mode", "sample_rate")},
-            "weights_sha256": weights_digest(model)}
+            "model_sha256": model_digest(model)}
     if mode == "offline":
         wrapper, example = _Offline(model).eval(), (torch.randn(2, 4 * cfg.n_fft) * 0.1,)
         names_in, names_out = ["wave"], ["enhanced"]

@@ -23,7 +23,7 @@ import torch
 from cspec.errors import ConfigError
 from cspec.models.base import SpeechModel, build
 
-__all__ = ["save", "load", "check_safetensors", "atomic_write_text", "weights_digest", "WEIGHTS_NAME", "CONFIG_NAME",
+__all__ = ["save", "load", "check_safetensors", "atomic_write_text", "model_digest", "WEIGHTS_NAME", "CONFIG_NAME",
            "ONNX_NAME"]
 
 WEIGHTS_NAME = "model.safetensors"
@@ -165,12 +165,16 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", stri
     return model.to(map_location)
 
 
-def weights_digest(model: torch.nn.Module) -> str:
-    """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in name order): what an ONNX export
-    records, so that a loader can tell whether the export still holds the weights of the model beside it."""
+def model_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of what a model computes: its registry name, its config (``model.config``, JSON with sorted keys)
+    and its state dict (names, dtypes, shapes and bytes, in name order). An ONNX export records it, so that a
+    loader can tell whether the export still computes what the folder's model does (new weights, or a config
+    change such as ``mask_gain`` with the same weights, make it stale)."""
     import hashlib
 
     h = hashlib.sha256()
+    config = json.dumps(getattr(model, "config", {}), sort_keys=True, default=str)
+    h.update(f"{getattr(model, 'name', type(model).__name__)}|{config}|".encode())
     for name, t in sorted(model.state_dict().items()):
         t = t.detach().to("cpu").contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
