@@ -161,7 +161,7 @@ def test_istft_rejects_windows_that_do_not_overlap_add():
 
 @pytest.mark.parametrize("name", list_presets())
 def test_reprojector_equals_stft_of_istft(name):
-    from cspec.spectral.stft import Reprojector
+    from cspec.spectral.reproject import Reprojector
 
     cfg = get_preset(name)
     torch.manual_seed(4)
@@ -182,7 +182,7 @@ def test_reprojector_buffered_path_equals_allocating_path(name, extra, padding):
     """``out=`` (buffers kept between calls; reflect padding as flipped copies) gives the allocating result."""
     import dataclasses
 
-    from cspec.spectral.stft import Reprojector
+    from cspec.spectral.reproject import Reprojector
 
     cfg = get_preset(name) if name != "odd" else STFTConfig(401, 100, 401, "hann")
     if padding != "preset":

@@ -23,7 +23,8 @@ from typing import Callable
 import torch
 
 from cspec.errors import ConfigError
-from cspec.spectral.stft import Reprojector, STFTConfig, get_preset, istft, n_frames
+from cspec.spectral.reproject import Reprojector
+from cspec.spectral.stft import STFTConfig, get_preset, istft, n_frames
 
 __all__ = ["griffin_lim", "fast_griffin_lim", "check_magnitude", "signal_length", "initial_phasor"]
 
@@ -136,7 +137,7 @@ def fast_griffin_lim(
         raise ConfigError(f"momentum must be >= 0 (0 is plain Griffin-Lim, 0.99 the FGLA default), got {momentum}")
     n_samples = signal_length(mag.shape[-1], cfg, length)
     lead, n_freq, n_fr = mag.shape[:-2], mag.shape[-2], mag.shape[-1]
-    # frame-major (batch, frames, freq) inside the loop: see cspec.spectral.stft.Reprojector
+    # frame-major (batch, frames, freq) inside the loop: see cspec.spectral.reproject.Reprojector
     mag_tf = mag.reshape(-1, n_freq, n_fr).transpose(-1, -2).contiguous()
     spec = (mag_tf * initial_phasor(mag, init, seed).reshape(-1, n_freq, n_fr).transpose(-1, -2)).contiguous()
     project = Reprojector(cfg, n_fr, n_samples, mag.device, mag.dtype)
