@@ -107,7 +107,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data(deb_min) if deb else ''}; about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
-| weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json`; `model.onnx`, the same weights exported with the STFT and iSTFT inside (`cspec export`, {files['onnx_size'] / 1e6:.2f} MB), which the loader runs only while the weights digest it records matches |
+| weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json`; `model.onnx`, the same weights exported with the STFT and iSTFT inside (`cspec export`, {files['onnx_size'] / 1e6:.2f} MB), which the loader runs only while the digest it records (name, config and weights) matches the folder's model |
 | licence | weights MIT (as cspec); trained on the shared pool (CC-BY-4.0, CC-BY-SA-4.0, public domain, GPL/LGPL speech and noise: see `$CSPEC_DATA/README.md`){DEB_LICENCE if deb else ''} |
 
 ## Measured
