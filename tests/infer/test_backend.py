@@ -95,3 +95,21 @@ def test_cli_backend_choice_and_its_errors(tmp_path, capsys):
     assert main(["enhance", str(src), "-o", str(tmp_path / "e.wav"), "--onnx", str(export), "--backend", "torch"]) == 2
     assert "drop --backend" in capsys.readouterr().err
     assert main(["enhance", str(src), "-o", str(tmp_path / "f.wav"), "--onnx", str(export)]) == 0
+
+
+def test_batched_files_through_the_bundled_export_equal_pytorch(tmp_path):
+    import soundfile as sf
+
+    from cspec.audio import load as load_audio
+
+    rng = torch.Generator().manual_seed(5)
+    srcs = []
+    for i in range(3):  # equal lengths: one batch of three files (and a stereo one: its channels in the batch)
+        srcs.append(tmp_path / f"f{i}.wav")
+        sf.write(srcs[-1], (torch.randn(8000, 1 + (i == 1), generator=rng) * 0.05).numpy(), 16000)
+    for backend in ("onnx", "torch"):
+        enh = Enhancer.from_pretrained("default", backend=backend, batch_size=4)
+        assert enh.enhance_files(srcs, [tmp_path / backend / p.name for p in srcs]) == [None] * 3
+    for p in srcs:
+        a, b = load_audio(tmp_path / "onnx" / p.name)[0], load_audio(tmp_path / "torch" / p.name)[0]
+        assert a.shape == b.shape and float((a - b).abs().max()) <= 1e-4
