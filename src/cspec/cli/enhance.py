@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="bundled model name or a folder written by cspec.models.save (default: %(default)s)")
     p.add_argument("--backend", choices=("auto", "torch", "onnx"),
                    help="what runs --model: its folder's model.onnx through onnxruntime (onnx), PyTorch (torch), or "
-                   "onnx when onnxruntime is installed and the export holds the same weights (auto, the default; "
+                   "onnx when onnxruntime is installed and the export computes the same model (auto, the default; "
                    "--stream runs PyTorch)")
     p.add_argument("--onnx", metavar="FILE", help="run an ONNX export (cspec export) with onnxruntime instead")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default: 1)")
