@@ -107,7 +107,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data(deb_min) if deb else ''}; about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
-| weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json`; `model.onnx`, the same weights exported with the STFT and iSTFT inside (`cspec export`, {files['onnx_size'] / 1e6:.2f} MB), which the loader runs only while the digest it records (name, config and weights) matches the folder's model |
+| weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json`{f"; `model.onnx`, the same weights exported with the STFT and iSTFT inside (`cspec export`, {files['onnx_size'] / 1e6:.2f} MB), which the loader runs only while the digest it records (name, config and weights) matches the folder's model" if files['onnx_size'] else ''} |
 | licence | weights MIT (as cspec); trained on the shared pool (CC-BY-4.0, CC-BY-SA-4.0, public domain, GPL/LGPL speech and noise: see `$CSPEC_DATA/README.md`){DEB_LICENCE if deb else ''} |
 
 ## Measured
@@ -159,6 +159,22 @@ def deb_data(minutes: float) -> str:
             "fire, water, bells, rings, instrumental music)")
 
 
+def exportable(folder: Path) -> bool:
+    """Write ``folder/model.onnx`` (what Enhancer runs when onnxruntime is installed); False for a model that
+    ``cspec export`` does not cover (the bundle then has no export and the card one backend)."""
+    from cspec.errors import ConfigError
+    from cspec.infer import export_onnx
+    from cspec.models import load
+
+    try:
+        export_onnx(load(folder).eval(), folder / "model.onnx")
+        return True
+    except ConfigError as exc:
+        (folder / "model.onnx").unlink(missing_ok=True)
+        print(f"no ONNX export: {exc}")
+        return False
+
+
 def onnx_line(name: str, res: dict) -> str:
     o = res.get(f"cspec {name}-onnx")
     if not o or o.get("rtf") is None:
@@ -202,8 +218,6 @@ def main(argv=None) -> int:
 
     host = machine().split(", torch")[0]
     dst = PRETRAINED / args.name
-    from cspec.infer import export_onnx
-    from cspec.models import load
     if not args.skip_copy:
         src = args.model or args.run / "model"
         if not (src / "model.safetensors").is_file():
@@ -213,24 +227,25 @@ def main(argv=None) -> int:
         tmp.mkdir()
         for f in ("model.safetensors", "config.json"):
             shutil.copy2(src / f, tmp / f)
-        export_onnx(load(tmp).eval(), tmp / "model.onnx")  # what Enhancer runs when onnxruntime is installed
+        exportable(tmp)
         if dst.exists():
             shutil.rmtree(dst)
         os.replace(tmp, dst)
     else:  # the bundled weights as they are; their export made again so that it cannot be stale
-        export_onnx(load(dst).eval(), dst / "model.onnx")
+        exportable(dst)
     recipe = yaml.safe_load(args.recipe.read_text())
     rel = args.recipe.resolve().relative_to(ROOT) if args.recipe.resolve().is_relative_to(ROOT) else args.recipe
     weights = (dst / "model.safetensors").read_bytes()
     files = {"size": len(weights), "sha256": hashlib.sha256(weights).hexdigest(),
-             "onnx_size": (dst / "model.onnx").stat().st_size,
+             "onnx_size": (dst / "model.onnx").stat().st_size if (dst / "model.onnx").is_file() else 0,
              "real": sorted((DATA / "dev_noisy_real").glob("*"))}
     d = describe(dst)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "res.json"
         # both backends of the bundled folder: PyTorch, and its model.onnx through onnxruntime
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "enhance.py"), "--peers", "", "--real",
-                        "--cspec", f"{args.name}={dst}@torch", "--cspec", f"{args.name}-onnx={dst}@onnx",
+                        "--cspec", f"{args.name}={dst}@torch",
+                        *(["--cspec", f"{args.name}-onnx={dst}@onnx"] if files["onnx_size"] else []),
                         "--json", str(out)], check=True)
         res = json.loads(out.read_text())
     text = card(args.name, rel, recipe, host, d, training_info(args.run), res, files, args.note, args.about)
