@@ -42,6 +42,27 @@ def test_round_trip_same_outputs_and_config(tmp_path):
                        model.state_dict()["encoder.0.0.weight"])
 
 
+def test_loaded_model_runs_in_eval_mode(tmp_path):
+    """A loaded model is ready to run: its BatchNorm layers use the saved statistics, so a single input gives the
+    saved model's eval output (train mode would normalise with the batch's own statistics and change them)."""
+    torch.manual_seed(0)
+    model = build("gtcrn", channels=4, hidden=4, n_dprnn=1)
+    with torch.no_grad():
+        for name, buf in model.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.5)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+    model.eval()
+    again = load(save(model, tmp_path / "m"))
+    assert not again.training and not any(m.training for m in again.modules())
+    before = {k: v.clone() for k, v in again.state_dict().items()}
+    x = torch.randn(1, 8000)
+    with torch.no_grad():
+        assert torch.equal(again(x)["wave"], model(x)["wave"])
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in before.items())  # statistics untouched
+
+
 def test_separation_model_round_trip(tmp_path):
     model = build("convtasnet", n_filters=16, bn_chan=8, hid_chan=16, skip_chan=8, n_blocks=2, n_repeats=1)
     again = load(save(model, tmp_path / "sep"))

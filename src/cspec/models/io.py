@@ -131,7 +131,9 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", stri
     """Rebuild the model saved by :func:`save` from its folder (or its ``model.safetensors`` file).
 
     The architecture comes from ``config.json`` through the registry; the weights from the safetensors file.
-    Pickle-based files are refused with a :class:`ConfigError` (see :func:`check_safetensors`).
+    Pickle-based files are refused with a :class:`ConfigError` (see :func:`check_safetensors`). The model comes
+    back in evaluation mode (``model.eval()``), ready to run: normalisation layers use their saved statistics
+    instead of the batch's (and do not update them). Call ``model.train()`` to train it on.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -162,7 +164,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", stri
             f"{weights}: weights do not fit model '{meta['name']}' with its config.json: "
             f"missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}"
         )
-    return model.to(map_location)
+    return model.to(map_location).eval()
 
 
 def model_digest(model: torch.nn.Module) -> str:
