@@ -178,6 +178,14 @@ def test_make_two_stage_starts_at_the_single_models_output(tmp_path, capsys):
         torch.testing.assert_close(three(x)["wave"], single(x)["wave"], atol=1e-6, rtol=1e-5)
     assert torch.equal(three.second.encoder[0][0].weight[:, :9], two.second.encoder[0][0].weight)
     assert not three.second.encoder[0][0].weight[:, 9:].any()
+    # a wider fresh last stage: still the source's output at the start, its own width
+    assert mts.main([str(tmp_path / "two"), str(tmp_path / "wide"), "--width", "12"]) == 0
+    wide = load(tmp_path / "wide")
+    assert wide.second.config["channels"] == 12 and wide.second.config["hidden"] == 12
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x)["wave"], single(x)["wave"], atol=1e-6, rtol=1e-5)
+    assert mts.main([str(tmp_path / "two"), str(tmp_path / "w0"), "--width", "0"]) == 2
+    assert "--width" in capsys.readouterr().err and not (tmp_path / "w0").exists()
     save(build("crn"), tmp_path / "crn")
     assert mts.main([str(tmp_path / "crn"), str(tmp_path / "x")]) == 2
     assert "must be a GTCRN" in capsys.readouterr().err

@@ -41,7 +41,8 @@ def test_pool_recipe_prepares(path, tmp_path, monkeypatch):
                                 "runs/pool/tiny-pol/model", "runs/pool/tiny-pol2/model",
                                 "runs/pool/tiny-pol3/model", "runs/pool/two-stage-init",
                                 "runs/pool/three-stage-init", "runs/pool/three-stage-noisy-init",
-                                "runs/pool/default-3s/model", "runs/pool/default-3s2/model")
+                                "runs/pool/default-3s/model", "runs/pool/default-3s2/model",
+                                "runs/pool/four-stage-w32-init")
         r = load_recipe(path, ["model.init=''"])
     extra = r.data.train.options.get("noise_manifests")
     if extra:  # the third stages read recipes/pool/debian_noise.py's pool: a one-file look-alike of it here
