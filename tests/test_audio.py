@@ -10,7 +10,7 @@ import soxr
 import torch
 
 from cspec.audio import load, resample, save, to_mono, validate
-from cspec.errors import AudioError
+from cspec.errors import AudioError, AudioWarning
 
 SR = 16000
 
@@ -202,7 +202,8 @@ def test_save_failures_leave_no_temp_file(tmp_path):
 
 
 def test_save_clips_pcm(tmp_path):
-    save(tmp_path / "c.wav", torch.tensor([2.0, -3.0, 0.25]), SR)
+    with pytest.warns(AudioWarning, match=r"2 of 3 samples .* clipped"):  # never silently
+        save(tmp_path / "c.wav", torch.tensor([2.0, -3.0, 0.25]), SR)
     np.testing.assert_allclose(sf.read(tmp_path / "c.wav")[0], [32767 / 32768, -1.0, 0.25])
 
 

@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 
 from cspec.audio import BlockWriter, blocks, load, stream_info
-from cspec.errors import AudioError
+from cspec.errors import AudioError, AudioWarning
 
 
 def test_blocks_concatenate_to_load(tmp_path):
@@ -40,9 +40,9 @@ def test_block_writer_is_atomic_and_careful(tmp_path):
             w.write(torch.zeros(2, 100))
             raise RuntimeError("crash mid-way")
     assert list(tmp_path.iterdir()) == []  # nothing left: neither the output nor a temporary
-    with BlockWriter(out, 16000, 2) as w:
+    with pytest.warns(AudioWarning, match="100 of 300 samples"), BlockWriter(out, 16000, 2) as w:
         w.write(torch.full((2, 100), 0.5))
-        w.write(np.full((2, 50), 2.0))  # clipped for 16-bit
+        w.write(np.full((2, 50), 2.0))  # clipped for 16-bit, and said
     y, sr = sf.read(out, always_2d=True)
     assert y.shape == (150, 2) and sr == 16000 and abs(y[:100].mean() - 0.5) < 1e-4 and y.max() <= 1.0
     with pytest.raises(AudioError, match="exists"):

@@ -22,3 +22,16 @@ class ConfigError(CspecError, ValueError):
 
 class DataError(CspecError, ValueError):
     """A corpus folder, manifest or dataset option is missing, malformed or inconsistent (unpaired files ...)."""
+
+
+class ModelError(CspecError):
+    """A model is damaged or misbehaves (NaN/Inf weights or outputs), as opposed to a bad input or option."""
+
+
+class Cancelled(Exception):
+    """The work was stopped on request (Ctrl-C, SIGTERM) between two steps; partial outputs were removed."""
+
+
+class AudioWarning(UserWarning):
+    """Something was done to a signal that the user should know about (clipping, coarse quantisation ...);
+    the CLI prints it as one line."""

@@ -6,7 +6,6 @@ The same checks as :func:`cspec.audio.load` and :func:`cspec.audio.save`, one bl
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -14,7 +13,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from cspec.audio.io import _SUBTYPES, _riff_frames, _short, _umask, check_target, info, validate
+from cspec.audio.fs import remove_stale, temp_path, write_error
+from cspec.audio.io import (_riff_frames, _short, check_target, info, is_integer, output_subtype, report_range,
+                             validate)
 from cspec.errors import AudioError
 
 __all__ = ["stream_info", "blocks", "BlockWriter"]
@@ -68,30 +69,33 @@ class BlockWriter:
     """Write a file block by block, atomically: ``with BlockWriter(path, sr, channels) as w: w.write(block)``.
 
     Blocks are ``(channels, samples)`` arrays or tensors. The data goes to a temporary file in the destination
-    folder that replaces ``path`` only when the ``with`` block ends without an exception (otherwise it is
-    deleted), with the same refusals as :func:`save` (existing file without ``overwrite``, a path in ``protect``,
-    unknown format, non-finite samples).
+    folder that replaces ``path`` only when the ``with`` block ends without an exception (otherwise, Ctrl-C
+    included, it is deleted), with the same refusals, sample formats (``subtype``, ``like``) and warnings as
+    :func:`save`.
     """
 
     def __init__(self, path: str | os.PathLike, sr: int, channels: int, overwrite: bool = False,
-                 subtype: str | None = None, protect: tuple[str | os.PathLike, ...] = ()) -> None:
+                 subtype: str | None = None, protect: tuple[str | os.PathLike, ...] = (),
+                 like: str | os.PathLike | None = None) -> None:
         self.path = Path(path)
         self.fmt, ext = check_target(self.path, overwrite, protect)
-        self.subtype = subtype or _SUBTYPES[ext]
+        self.subtype = subtype or output_subtype(self.fmt, ext, like)
         self.sr, self.channels, self.ext, self.frames = int(sr), int(channels), ext, 0
         self._file, self._tmp = None, None
+        self._clipped, self._peak = 0, 0.0
 
     def __enter__(self) -> "BlockWriter":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=f".part.{self.ext}",
-                                         dir=self.path.parent)
-        os.close(fd)
-        os.chmod(self._tmp, 0o666 & ~_umask())
         try:
-            self._file = sf.SoundFile(self._tmp, "w", self.sr, self.channels, self.subtype, format=self.fmt)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
+        remove_stale(self.path.parent)
+        self._tmp = temp_path(self.path, self.ext)
+        try:
+            self._file = sf.SoundFile(str(self._tmp), "w", self.sr, self.channels, self.subtype, format=self.fmt)
         except Exception as exc:
-            Path(self._tmp).unlink(missing_ok=True)
-            raise AudioError(f"{self.path}: cannot write ({_short(exc)})") from None
+            self._tmp.unlink(missing_ok=True)
+            raise write_error(self.path, exc) from None
         return self
 
     def write(self, block: torch.Tensor | np.ndarray) -> None:
@@ -100,9 +104,15 @@ class BlockWriter:
         block = np.asarray(block, dtype=np.float32).reshape(self.channels, -1)
         if not np.isfinite(block).all():
             raise AudioError(f"{self.path}: refusing to write NaN or Inf samples")
-        if self.subtype.startswith("PCM"):
+        if block.size:
+            self._peak = max(self._peak, float(np.abs(block).max()))
+        if is_integer(self.subtype):
+            self._clipped += int((np.abs(block) > 1.0).sum())
             block = np.clip(block, -1.0, 1.0)
-        self._file.write(np.ascontiguousarray(block.T))
+        try:
+            self._file.write(np.ascontiguousarray(block.T))
+        except Exception as exc:
+            raise write_error(self.path, exc) from None
         self.frames += block.shape[1]
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -111,6 +121,12 @@ class BlockWriter:
             if exc_type is None:
                 if self.frames == 0:
                     raise AudioError(f"{self.path}: no samples were written")
+                if is_integer(self.subtype):
+                    report_range(self.path, self.subtype, self._clipped, self.frames * self.channels, self._peak)
                 os.replace(self._tmp, self.path)
+        except OSError as err:
+            raise write_error(self.path, err) from None
+        except RuntimeError as err:  # libsndfile's "System error." on close (disk full while flushing)
+            raise write_error(self.path, err) from None
         finally:
-            Path(self._tmp).unlink(missing_ok=True)
+            self._tmp.unlink(missing_ok=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import re
+import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +13,10 @@ import soundfile as sf
 import soxr
 import torch
 
-from cspec.errors import AudioError
+from cspec.audio.fs import check_writable, os_reason, remove_stale, temp_path, write_error
+from cspec.errors import AudioError, AudioWarning
 
-__all__ = ["load", "save", "check_target", "resample", "info", "validate", "to_mono", "RESAMPLER"]
+__all__ = ["load", "save", "output_subtype", "check_target", "resample", "info", "validate", "to_mono", "RESAMPLER"]
 
 #: The one resampler of cspec: soxr at very high quality. Printed by every report that resamples.
 RESAMPLER = "soxr-VHQ"
@@ -115,12 +118,19 @@ def save(
     overwrite: bool = False,
     subtype: str | None = None,
     protect: tuple[str | os.PathLike, ...] = (),
+    like: str | os.PathLike | None = None,
 ) -> Path:
     """Write ``wave`` (``(samples,)`` or ``(channels, samples)``) atomically and return the path written.
 
     The data goes to a temporary file in the destination folder, which is then renamed over ``path``, so a
-    crash never leaves a half-written file. An existing ``path`` is refused unless ``overwrite``; a path in
-    ``protect`` (the inputs of the job) is refused always. Samples are clipped to [-1, 1] for integer formats.
+    crash never leaves a half-written file (and one left by a killed process is removed by the next write into
+    that folder, :func:`cspec.audio.fs.remove_stale`). An existing ``path`` is refused unless ``overwrite``; a
+    path in ``protect`` (the inputs of the job) is refused always.
+
+    The sample format: ``subtype`` if given, else that of the file ``like`` (the input the output was made
+    from: float in, float out) where the output container holds it, else 16-bit PCM (wav, flac). Integer
+    formats cannot hold samples beyond [-1, 1]: those are clipped, and an :class:`cspec.errors.AudioWarning`
+    says how many.
     """
     path = Path(path)
     fmt, ext = check_target(path, overwrite, protect)
@@ -133,20 +143,60 @@ def save(
         raise AudioError(f"{path}: expected (samples,) or (channels, samples) with samples > 0, got {wave.shape}")
     if not np.isfinite(wave).all():
         raise AudioError(f"{path}: refusing to write NaN or Inf samples")
-    subtype = subtype or _SUBTYPES[ext]
-    if subtype.startswith("PCM"):
+    subtype = subtype or output_subtype(fmt, ext, like)
+    if is_integer(subtype):
+        report_range(path, subtype, int((np.abs(wave) > 1.0).sum()), wave.size, float(np.abs(wave).max()))
         wave = np.clip(wave, -1.0, 1.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part.{ext}", dir=path.parent)
-    os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the rights a plain open() would
-        sf.write(tmp, wave.T, int(sr), format=fmt, subtype=subtype)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    remove_stale(path.parent)
+    tmp = temp_path(path, ext)
+    try:
+        sf.write(str(tmp), wave.T, int(sr), format=fmt, subtype=subtype)
         os.replace(tmp, path)
     except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise AudioError(f"{path}: cannot write ({_short(exc)})") from None
+        raise write_error(path, exc) from None
+    finally:  # also on KeyboardInterrupt / SystemExit: never leave the temporary file behind
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def output_subtype(fmt: str, ext: str, like: str | os.PathLike | None = None) -> str:
+    """The sample format of an output: that of the file ``like`` where container ``fmt`` holds it, else the
+    default of ``ext`` (a float input written to FLAC, which has no float format, becomes 24-bit PCM)."""
+    if like is not None:
+        try:
+            sub = sf.info(str(like)).subtype
+        except Exception:
+            sub = None
+        if sub and sf.check_format(fmt, sub):
+            return sub
+        if sub in ("FLOAT", "DOUBLE") and sf.check_format(fmt, "PCM_24"):
+            return "PCM_24"
+    return _SUBTYPES[ext]
+
+
+def is_integer(subtype: str) -> bool:
+    """Whether a libsndfile subtype stores integers (PCM, u-law, A-law ...), which clip at full scale."""
+    return subtype.startswith(("PCM", "ULAW", "ALAW", "DPCM", "DWVW", "IMA", "MS_ADPCM", "G72", "NMS"))
+
+
+def report_range(path: Path, subtype: str, clipped: int, total: int, peak: float) -> None:
+    """Warn (:class:`AudioWarning`) when an integer output clips samples, or is so quiet that it would be
+    written as a few quantiser steps; never change the signal silently."""
+    if clipped:
+        warnings.warn(AudioWarning(
+            f"{path}: {clipped} of {total} samples ({100 * clipped / total:.2f} %) beyond full scale clipped "
+            f"(peak {20 * np.log10(peak):+.1f} dBFS; {subtype} cannot hold more: a float input written "
+            f"to .wav stays float, or lower the level)"), stacklevel=3)
+    bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24}.get(subtype)
+    if bits and 0 < peak < 16 * 2.0 ** (1 - bits):
+        warnings.warn(AudioWarning(
+            f"{path}: the signal peaks at {20 * np.log10(peak):.1f} dBFS, within {peak * 2 ** (bits - 1):.1f} "
+            f"quantiser steps of {subtype}: written as it is, coarsely quantised (write .wav from a float input "
+            f"to keep it exact)"), stacklevel=3)
 
 
 def check_target(path: str | os.PathLike, overwrite: bool = False, protect=()) -> tuple[str, str]:
@@ -156,27 +206,42 @@ def check_target(path: str | os.PathLike, overwrite: bool = False, protect=()) -
     path costs nothing.
     """
     path = Path(path)
-    for p in protect:
-        if Path(p).exists() and path.exists() and path.resolve() == Path(p).resolve():
-            raise AudioError(f"{path}: refusing to write over an input file; choose another output path")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder; give a file name for the output")
-    if path.exists() and not overwrite:
-        raise AudioError(f"{path}: the file exists; pass overwrite=True (CLI: --overwrite) to replace it")
     ext = path.suffix.lower().lstrip(".")
     fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}.get(ext)
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot write ({os_reason(exc)})") from None
+    if st is not None:
+        for p in protect:
+            if Path(p).exists() and path.resolve() == Path(p).resolve():
+                raise AudioError(f"{path}: refusing to write over an input file; choose another output path")
+        if stat.S_ISDIR(st.st_mode):
+            raise AudioError(f"{path}: is a folder; give a file name for the output")
+        if not overwrite:
+            raise AudioError(f"{path}: the file exists; pass overwrite=True (CLI: --overwrite) to replace it")
     if fmt is None:
         raise AudioError(f"{path}: unknown output format '.{ext}'; use .wav, .flac, .ogg or .mp3")
+    check_writable(path)
     return fmt, ext
 
 
 def _check_exists(path: Path) -> None:
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        reason = "no such file" if isinstance(exc, FileNotFoundError) else os_reason(exc)
+        raise AudioError(f"{path}: {reason}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioError(f"{path}: is a folder, not a file of audio")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes)")
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({os_reason(exc)})") from None
 
 
 def _riff_frames(path: Path) -> int:
@@ -196,11 +261,10 @@ def _riff_frames(path: Path) -> int:
     return 0
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _short(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """The first line of an exception, without libsndfile's "Error opening '<path>': " (the path is named once)."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    line = re.sub(r"^Error opening .*?: ", "", text.splitlines()[0])
+    return line.rstrip(".") if line != "System error." else "system error"
