@@ -3,17 +3,21 @@
 Each sub-command lives in its own module of this package and exposes ``register(subparsers)``, which adds
 its parser and sets ``func`` to a callable taking the parsed arguments and returning an exit code. This is
 the only place of cspec that parses arguments or prints. Errors of the package (:class:`cspec.CspecError`)
-become one line on stderr and exit code 2; Ctrl-C exits with 130.
+become one line on stderr and exit code 2, and so do file-system errors (the path and the reason); Ctrl-C
+exits with 130 and SIGTERM with 143, after removing what was partly written.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
+import warnings
 
 from cspec import __version__
-from cspec.errors import CspecError
+from cspec.errors import Cancelled, CspecError
 
 #: sub-command modules, in the order ``cspec --help`` lists them
 SUBCOMMANDS = ["reconstruct", "plot", "eval", "train", "enhance", "export"]
@@ -46,20 +50,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that a command stops as it does on Ctrl-C (exit 143)."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - signal handler API
+    raise Terminated()
+
+
+def _one_line_warnings(command: str) -> None:
+    """Print cspec's own warnings (:class:`cspec.errors.AudioWarning`) as one line each on stderr."""
+    from cspec.errors import AudioWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, AudioWarning):
+            print(f"cspec {command}: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", AudioWarning)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    _one_line_warnings(args.command)
     try:
         return int(args.func(args) or 0)
     except CspecError as exc:
         print(f"cspec {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"cspec {args.command}: interrupted", file=sys.stderr)
+    except OSError as exc:  # a file-system failure no layer below turned into a CspecError: still one line
+        from cspec.audio.fs import os_reason
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cspec {args.command}: error: {where}{os_reason(exc)}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Cancelled):
+        print(f"cspec {args.command}: interrupted; partly written outputs removed", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"cspec {args.command}: terminated; partly written outputs removed", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":  # pragma: no cover

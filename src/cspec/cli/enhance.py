@@ -2,7 +2,9 @@
 
 Outputs are ``<stem>_enhanced.wav`` beside each input, or ``<stem>.wav`` under ``-o OUT`` with the tree of a
 folder argument mirrored there (same names, so ``cspec eval --ref clean/ --est OUT/`` pairs them). An input is never overwritten; an existing output only with ``--overwrite``. A file that fails
-is reported and the batch goes on; the exit code is 1 when any file failed (2 for an error of the command).
+is reported on one line and the batch goes on, and so does a missing argument; the exit code is 1 when any
+input failed (2 for an error of the command). Ctrl-C (exit 130) and SIGTERM (143) stop the work within a
+block and remove what was partly written; temporary files of a killed run are removed by the next one.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import os
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import torch
 
 from cspec import audio
-from cspec.errors import ConfigError, CspecError
+from cspec.errors import Cancelled, ConfigError, CspecError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus")
 
@@ -64,26 +66,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def collect(inputs: list[str], output: str | None) -> list[tuple[Path, Path]]:
-    """``(input, output)`` pairs for the command's arguments (see the module docstring)."""
+def collect(inputs: list[str], output: str | None) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """``(input, output)`` pairs for the command's arguments (see the module docstring), and one line for each
+    argument that gave nothing (missing, unreadable, a folder without audio): the run goes on without it."""
+    from cspec.audio.fs import is_temp_name, os_reason
+
     pairs: list[tuple[Path, Path]] = []
+    problems: list[str] = []
     out = Path(output) if output else None
     single_file = out is not None and out.suffix.lower() in AUDIO_SUFFIXES
     for arg in inputs:
         path = Path(arg)
-        if path.is_dir():
-            found = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES
-                           and not f.stem.endswith("_enhanced"))
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            problems.append(f"{arg}: {os_reason(exc)}")
+            continue
+        if st is not None and path.is_dir():
+            found = sorted(f for f in path.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
+                           and not f.stem.endswith("_enhanced") and not is_temp_name(f.name))
+            if not found:
+                problems.append(f"{arg}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
             pairs += [(f, _target(f, out, f.parent.relative_to(path))) for f in found]
-        elif path.exists():
+        elif st is not None:
             pairs.append((path, _target(path, out, Path())))
         else:
-            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True)
+                             if Path(m).is_file() and not is_temp_name(Path(m).name))
             if not matches:
-                raise ConfigError(f"{arg}: no such file, folder or matching glob")
+                problems.append(f"{arg}: no such file, folder or matching glob")
             pairs += [(m, _target(m, out, Path())) for m in matches]
     if not pairs:
-        raise ConfigError("no audio files found in the inputs")
+        raise ConfigError("; ".join(problems) if len(problems) == 1 else
+                          f"no audio files in the inputs ({len(problems)} arguments gave nothing: {problems[0]} ...)")
     if single_file:
         if len(pairs) != 1:
             raise ConfigError(f"{out}: one output file for {len(pairs)} inputs; give a folder for -o")
@@ -94,7 +111,7 @@ def collect(inputs: list[str], output: str | None) -> list[tuple[Path, Path]]:
             raise ConfigError(f"{dst}: is an input; refusing to write over it")
     if len({d.resolve() for _, d in pairs}) != len(pairs):
         raise ConfigError("two inputs map to the same output name; enhance them into different folders")
-    return pairs
+    return pairs, problems
 
 
 def _target(src: Path, out: Path | None, rel: Path) -> Path:
@@ -111,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
-    pairs = collect(args.inputs, args.output)
+    pairs, problems = collect(args.inputs, args.output)
     if args.onnx and args.backend:
         raise ConfigError("--onnx FILE runs that export with onnxruntime; drop --backend, which picks what runs --model")
     if args.stream and args.backend == "onnx":
@@ -125,11 +142,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.onnx}: a '{model.mode}' export runs with --stream only")
     enhancer = None if args.stream else Enhancer(model, chunk_seconds=args.chunk, overlap_seconds=args.overlap)
     stream = Stream(model) if args.stream else None
-    console, lock, failed = Console(stderr=True), threading.Lock(), []
+    console, lock, failed = Console(stderr=True, soft_wrap=True), threading.Lock(), []
+    for line in problems:
+        console.print(f"failed  {line}", markup=False, highlight=False)
     if stream is not None:
         console.print(f"streaming: latency {stream.latency} samples = {1000 * stream.latency / stream.sample_rate:.1f}"
                       f" ms at {stream.sample_rate} Hz ({'frame by frame' if stream.framewise else 'bounded context'})")
-    start = time.perf_counter()
+    start, stop = time.perf_counter(), threading.Event()
     with Progress(TextColumn("[bold]enhance"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, transient=False) as bar:
         task = bar.add_task("", total=len(pairs))
@@ -138,46 +157,63 @@ def run(args: argparse.Namespace) -> int:
             with lock:
                 if err is not None:
                     failed.append(src)
-                    bar.console.print(f"[red]failed[/red] {src}: {err}")
+                    bar.console.print(f"failed  {_one_line(src, err)}", markup=False, highlight=False)
                 elif args.plot:
                     _plot(src, dst, args.overwrite, bar.console, failed)
                 bar.update(task, advance=1, description=src.name)
 
         def work(part: list[tuple[Path, Path]]) -> None:
             if stream is None:
-                enhancer.enhance_files([s for s, _ in part], [d for _, d in part], args.overwrite, on_done=done)
+                enhancer.enhance_files([s for s, _ in part], [d for _, d in part], args.overwrite, on_done=done,
+                                       stop=stop)
                 return
             for src, dst in part:
+                if stop.is_set():
+                    raise Cancelled("stopped on request")
                 try:
-                    _stream_file(Stream(model), src, dst, args.overwrite, args.seed)
+                    _stream_file(Stream(model), src, dst, args.overwrite, args.seed, stop)
                     done(src, dst, None)
                 except CspecError as err:
                     done(src, dst, err)
 
         parts = [pairs[i:: args.jobs] for i in range(min(args.jobs, len(pairs)))]
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            for f in [pool.submit(work, part) for part in parts]:
-                f.result()
+            futures = [pool.submit(work, part) for part in parts]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:  # Ctrl-C or SIGTERM (or a worker's error): the others stop at their next block
+                stop.set()
+                wait(futures)
+                raise
     elapsed = time.perf_counter() - start
-    ok = len(pairs) - len(set(failed))
-    print(f"enhanced {ok} of {len(pairs)} files in {elapsed:.1f} s with "
+    n_failed, n_all = len(set(failed)) + len(problems), len(pairs) + len(problems)
+    print(f"enhanced {n_all - n_failed} of {n_all} files in {elapsed:.1f} s with "
           f"{Path(args.onnx).name if args.onnx else args.model} "
           f"({'PyTorch' if isinstance(model, torch.nn.Module) else 'onnxruntime'})"
-          + (f"; {len(set(failed))} failed" if failed else ""))
-    return 1 if failed else 0
+          + (f"; {n_failed} failed" if n_failed else ""))
+    return 1 if n_failed else 0
 
 
-def _stream_file(stream, src: Path, dst: Path, overwrite: bool, seed: int) -> None:
+def _one_line(src: Path, err: Exception) -> str:
+    """The error as one line that names the input once (errors about the output name the output)."""
+    text = " ".join(str(err).split())
+    return text if str(src) in text or text.startswith(str(src.parent)) else f"{src}: {text}"
+
+
+def _stream_file(stream, src: Path, dst: Path, overwrite: bool, seed: int, stop=None) -> None:
     """Feed ``src`` (mixed down, at the model's rate) to ``stream`` in random-size blocks; write the output."""
     wave, sr = audio.load(src, mono=True, sr=stream.sample_rate)
     rng, pos, outs = random.Random(seed), 0, []
     with torch.no_grad():
         while pos < wave.shape[-1]:
+            if stop is not None and stop.is_set():
+                raise Cancelled("stopped on request")
             size = rng.randint(1, 2048)
             outs.append(stream.process(wave[0, pos: pos + size]))
             pos += size
         outs.append(stream.flush())
-    audio.save(dst, torch.cat(outs), sr, overwrite=overwrite, protect=(src,))
+    audio.save(dst, torch.cat(outs), sr, overwrite=overwrite, protect=(src,), like=src)
 
 
 def _plot(src: Path, dst: Path, overwrite: bool, console, failed: list) -> None:
@@ -187,4 +223,4 @@ def _plot(src: Path, dst: Path, overwrite: bool, console, failed: list) -> None:
         plot_files([src, dst], dst.with_suffix(".png"), title=f"{src.name}: input vs enhanced", overwrite=overwrite)
     except CspecError as err:
         failed.append(src)
-        console.print(f"[red]plot failed[/red] {src}: {err}")
+        console.print(f"plot failed  {_one_line(src, err)}", markup=False, highlight=False)

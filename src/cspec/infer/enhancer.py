@@ -16,6 +16,7 @@ any object with ``sample_rate`` that maps ``(batch, samples)`` to a dict with ``
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -24,7 +25,7 @@ import soxr
 import torch
 
 from cspec import audio
-from cspec.errors import ConfigError, CspecError
+from cspec.errors import Cancelled, ConfigError, CspecError, ModelError
 from cspec.infer.chunked import ChunkedRunner, chunk_sizes
 from cspec.infer.resolve import BACKENDS, PRETRAINED_DIR, available_pretrained, resolve_model
 
@@ -93,7 +94,11 @@ class Enhancer:
         # inference mode skips autograd's version counting as well: 15-20 % faster than no_grad for the cascade
         with torch.inference_mode():
             out = self.model(wave.to(self.device))["wave"]
-        return out.to("cpu", torch.float32).clone()  # an ordinary tensor again, usable anywhere afterwards
+        out = out.to("cpu", torch.float32).clone()  # an ordinary tensor again, usable anywhere afterwards
+        if not bool(torch.isfinite(out).all()):  # the input was checked: the model is to blame, not the output file
+            raise ModelError(f"model '{getattr(self.model, 'name', type(self.model).__name__)}' gave NaN or Inf "
+                             "samples on a finite input: its weights are damaged (check them, or retrain)")
+        return out
 
     def runner(self) -> ChunkedRunner:
         """A fresh :class:`ChunkedRunner` over this model (input at the model's rate, ``(channels, samples)``)."""
@@ -114,17 +119,22 @@ class Enhancer:
 
     # -------------------------------------------------------------------------------------------- files
 
-    def enhance_file(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> Path:
-        """Enhance one file into ``dst`` at the input's rate and channels (never over ``src``; atomic)."""
+    def enhance_file(self, src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False,
+                     stop: threading.Event | None = None) -> Path:
+        """Enhance one file into ``dst`` at the input's rate, channels and sample format (float in, float out;
+        never over ``src``; atomic). When ``stop`` is set, the work ends at the next block with
+        :class:`cspec.errors.Cancelled` and nothing is left of ``dst``."""
         src, dst = Path(src), Path(dst)
         _check_pair(src, dst, overwrite)
         header = audio.stream_info(src)
         if header.frames * self.sample_rate / header.samplerate <= self.chunk:
             wave, sr = audio.load(src)
-            return audio.save(dst, self.enhance(wave, sr), sr, overwrite=overwrite, protect=(src,))
-        return self._enhance_long(src, dst, header, overwrite)
+            y = self.enhance(wave, sr)
+            _check_stop(stop)
+            return audio.save(dst, y, sr, overwrite=overwrite, protect=(src,), like=src)
+        return self._enhance_long(src, dst, header, overwrite, stop)
 
-    def _enhance_long(self, src: Path, dst: Path, header, overwrite: bool) -> Path:
+    def _enhance_long(self, src: Path, dst: Path, header, overwrite: bool, stop=None) -> Path:
         sr, ch, total = int(header.samplerate), int(header.channels), int(header.frames)
         down = soxr.ResampleStream(sr, self.sample_rate, ch, dtype="float32", quality="VHQ") \
             if sr != self.sample_rate else None
@@ -142,8 +152,9 @@ class Enhancer:
                 w.write(y)
                 written += y.shape[-1]
 
-        with audio.BlockWriter(dst, sr, ch, overwrite=overwrite, protect=(src,)) as writer:
+        with audio.BlockWriter(dst, sr, ch, overwrite=overwrite, protect=(src,), like=src) as writer:
             for x in audio.blocks(src, block):
+                _check_stop(stop)
                 if down is not None:
                     x = torch.from_numpy(down.resample_chunk(np.ascontiguousarray(x.numpy().T)).T.copy())
                 if x.shape[-1]:
@@ -159,9 +170,12 @@ class Enhancer:
 
     def enhance_files(self, srcs: Sequence[str | os.PathLike], dsts: Sequence[str | os.PathLike],
                       overwrite: bool = False,
-                      on_done: Callable[[Path, Path, CspecError | None], None] | None = None
-                      ) -> list[CspecError | None]:
+                      on_done: Callable[[Path, Path, CspecError | None], None] | None = None,
+                      stop: threading.Event | None = None) -> list[CspecError | None]:
         """Enhance many files; short ones go through the model ``batch_size`` at a time.
+
+        When ``stop`` is set (the CLI sets it on Ctrl-C), the work ends within a block or a batch with
+        :class:`cspec.errors.Cancelled`: files done so far stay, the one being written is removed.
 
         A file's error (:class:`CspecError`) is returned in its slot (and passed to ``on_done``) while the rest
         goes on. Files share a batch when their lengths at the model's rate are equal (fixed-length clips), so a
@@ -179,16 +193,19 @@ class Enhancer:
                 on_done(Path(srcs[i]), Path(dsts[i]), err)
 
         for i, (src, dst) in enumerate(zip(srcs, dsts)):
+            _check_stop(stop)
             try:
                 src, dst = Path(src), Path(dst)
                 _check_pair(src, dst, overwrite)
                 header = audio.stream_info(src)
                 if header.frames * self.sample_rate / header.samplerate > self.chunk:
-                    self.enhance_file(src, dst, overwrite)
+                    self.enhance_file(src, dst, overwrite, stop)
                     done(i, None)
                     continue
                 wave, sr = audio.load(src)
                 pending.append((i, audio.resample(wave, sr, self.sample_rate), sr, wave.shape[-1]))
+            except ModelError:  # the model, not this file: every other file would fail the same way
+                raise
             except CspecError as err:
                 done(i, err)
         pending.sort(key=lambda item: item[1].shape[-1])
@@ -196,26 +213,35 @@ class Enhancer:
             group = [pending.pop(0)]
             while pending and len(group) < self.batch_size and pending[0][1].shape[-1] == group[0][1].shape[-1]:
                 group.append(pending.pop(0))
-            self._run_group(group, srcs, dsts, overwrite, done)
+            _check_stop(stop)
+            self._run_group(group, srcs, dsts, overwrite, done, stop)
         return errors
 
-    def _run_group(self, group, srcs, dsts, overwrite, done) -> None:
+    def _run_group(self, group, srcs, dsts, overwrite, done, stop=None) -> None:
         batch = torch.cat([w for _, w, _, _ in group], dim=0)  # equal lengths: channels of all files as a batch
         try:
             out = self._forward(batch)
+        except ModelError:
+            raise
         except CspecError as err:
             for i, *_ in group:
                 done(i, err)
             return
         row = 0
         for i, w, sr, n_in in group:
+            _check_stop(stop)
             y, row = out[row: row + w.shape[0], : w.shape[-1]], row + w.shape[0]
             try:
                 y = _fit(audio.resample(y, self.sample_rate, sr), n_in)
-                audio.save(dsts[i], y, sr, overwrite=overwrite, protect=(srcs[i],))
+                audio.save(dsts[i], y, sr, overwrite=overwrite, protect=(srcs[i],), like=srcs[i])
                 done(i, None)
             except CspecError as err:
                 done(i, err)
+
+
+def _check_stop(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Cancelled("stopped on request")
 
 
 def _fit(y: torch.Tensor, n: int) -> torch.Tensor:

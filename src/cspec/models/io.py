@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from cspec.errors import ConfigError
+from cspec.errors import ConfigError, ModelError
 from cspec.models.base import SpeechModel, build
 
 __all__ = ["save", "load", "check_safetensors", "atomic_write_text", "model_digest", "WEIGHTS_NAME", "CONFIG_NAME",
@@ -153,6 +153,10 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", stri
         tensors = load_file(str(weights), device=str(map_location))
     except (SafetensorError, OSError) as exc:
         raise ConfigError(f"{weights}: cannot read the safetensors file ({exc})") from None
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise ModelError(f"{weights}: {len(bad)} weight tensors hold NaN or Inf (first: {bad[0]}); the model is "
+                         "damaged (a diverged training run?): use an earlier checkpoint")
     try:
         result = model.load_state_dict(tensors, strict=False)
     except RuntimeError as exc:
