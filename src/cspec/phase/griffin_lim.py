@@ -23,6 +23,7 @@ from typing import Callable
 import torch
 
 from cspec.errors import ConfigError
+from cspec.phase._threads import intra_op_threads, threads_for
 from cspec.spectral.reproject import Reprojector
 from cspec.spectral.stft import STFTConfig, get_preset, istft, n_frames
 
@@ -111,6 +112,7 @@ def fast_griffin_lim(
     seed: int = 0,
     return_spec: bool = False,
     callback: Callable[[int, torch.Tensor], None] | None = None,
+    fixed: torch.Tensor | None = None,
 ):
     """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013; alpha = 0.99, the paper's default).
 
@@ -125,9 +127,16 @@ def fast_griffin_lim(
         return_spec: also return the final complex spectrogram ``|S| * exp(j phase)`` whose iSTFT is returned.
         callback: called as ``callback(n, T_n)`` after iteration ``n`` (1-based) with ``T_n = STFT(x_n)``,
             the consistent spectrogram of the current signal (for monitoring spectral convergence).
+        fixed: complex frames ``(..., freq, k)`` held at these values on the first ``k`` frames, in the start
+            and after every magnitude projection (the committed frames of block-wise reconstruction, as
+            RTISI-LA commits frames: Zhu, Beauregard & Wyse 2007); the other frames are iterated as usual.
 
     Returns:
         the waveform ``(..., samples)``, or ``(waveform, spectrogram)`` with ``return_spec``.
+
+    On the CPU, a problem below :data:`cspec.phase._threads.SINGLE_THREAD_WORK` samples per iteration runs on one
+    intra-op thread (restored afterwards): per-clip FFTs are too small to gain from threads and lose much
+    to a busy core.  The result is the same on any number of threads.
     """
     cfg = get_preset(config)
     mag = check_magnitude(magnitude, cfg)
@@ -140,6 +149,9 @@ def fast_griffin_lim(
     # frame-major (batch, frames, freq) inside the loop: see cspec.spectral.reproject.Reprojector
     mag_tf = mag.reshape(-1, n_freq, n_fr).transpose(-1, -2).contiguous()
     spec = (mag_tf * initial_phasor(mag, init, seed).reshape(-1, n_freq, n_fr).transpose(-1, -2)).contiguous()
+    hold = _fixed_frames(fixed, mag, spec)
+    if hold is not None:
+        spec[:, : hold.shape[1]] = hold
     project = Reprojector(cfg, n_fr, n_samples, mag.device, mag.dtype)
     # |S| interleaved like a complex tensor's (re, im) pairs: the magnitude projection is then one contiguous
     # real multiply in place (half the time of a complex-by-real product).  Without a gradient to track, every
@@ -150,25 +162,41 @@ def fast_griffin_lim(
     outs = [torch.empty_like(spec), torch.empty_like(spec)] if in_place else [None, None]
     coef = momentum / (1.0 + momentum)
     prev = None
-    for it in range(int(n_iter)):
-        rebuilt = project(spec, out=outs[it % 2])  # STFT(iSTFT(spec))
-        if callback is not None:
-            callback(it + 1, rebuilt.transpose(-1, -2).reshape(*lead, n_freq, n_fr).clone())
-        # the momentum step of Perraudin et al. (2013), written as librosa.griffinlim writes it
-        if in_place:
-            # magnitude projection: sgn(z) = z / |z| (0 at 0), as librosa's z / (|z| + tiny), in one kernel
-            if prev is not None and coef != 0.0:
-                torch.add(rebuilt, prev, alpha=-coef, out=spec).sgn_()
+    with intra_op_threads(threads_for(mag_tf.shape[0] * n_fr * cfg.n_fft, mag.device)):
+        for it in range(int(n_iter)):
+            rebuilt = project(spec, out=outs[it % 2])  # STFT(iSTFT(spec))
+            if callback is not None:
+                callback(it + 1, rebuilt.transpose(-1, -2).reshape(*lead, n_freq, n_fr).clone())
+            # the momentum step of Perraudin et al. (2013), written as librosa.griffinlim writes it
+            if in_place:
+                # magnitude projection: sgn(z) = z / |z| (0 at 0), as librosa's z / (|z| + tiny), in one kernel
+                if prev is not None and coef != 0.0:
+                    torch.add(rebuilt, prev, alpha=-coef, out=spec).sgn_()
+                else:
+                    torch.sgn(rebuilt, out=spec)
+                torch.view_as_real(spec).mul_(mag_ri)
+                if hold is not None:
+                    spec[:, : hold.shape[1]] = hold
             else:
-                torch.sgn(rebuilt, out=spec)
-            torch.view_as_real(spec).mul_(mag_ri)
-        else:
-            update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
-            spec = torch.sgn(update) * mag_tf
-        prev = rebuilt
-    spec = spec.transpose(-1, -2).reshape(*lead, n_freq, n_fr)
-    wave = istft(spec, cfg, n_samples)
+                update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
+                spec = torch.sgn(update) * mag_tf
+                if hold is not None:
+                    spec = torch.cat([hold, spec[:, hold.shape[1]:]], dim=1)
+            prev = rebuilt
+        spec = spec.transpose(-1, -2).reshape(*lead, n_freq, n_fr)
+        wave = istft(spec, cfg, n_samples)
     return (wave, spec) if return_spec else wave
+
+
+def _fixed_frames(fixed: torch.Tensor | None, mag: torch.Tensor, spec: torch.Tensor) -> torch.Tensor | None:
+    """``fixed`` ``(..., freq, k)`` in the loop's frame-major layout ``(batch, k, freq)``, checked."""
+    if fixed is None:
+        return None
+    if not isinstance(fixed, torch.Tensor) or not fixed.is_complex() or fixed.dim() < 2 \
+            or fixed.shape[:-1] != mag.shape[:-1] or fixed.shape[-1] > mag.shape[-1]:
+        raise ConfigError(f"fixed frames must be a complex tensor (..., freq, k <= frames) matching the magnitude "
+                          f"{tuple(mag.shape)}, got {getattr(fixed, 'shape', type(fixed).__name__)}")
+    return fixed.to(device=spec.device, dtype=spec.dtype).reshape(-1, *fixed.shape[-2:]).transpose(-1, -2)
 
 
 def griffin_lim(

@@ -103,30 +103,37 @@ def phase_gradients(
     return tstep, fstep
 
 
-def _heap_integrate(mag: np.ndarray, tstep: np.ndarray, fstep: np.ndarray, tol: float, rng) -> np.ndarray:
-    """The heap integration of Prusa et al. (2017) on one ``(freq, frames)`` spectrogram; returns the phase."""
+def _heap_integrate(mag: np.ndarray, tstep: np.ndarray, fstep: np.ndarray, tol: float, rng,
+                    known: np.ndarray | None = None) -> np.ndarray:
+    """The heap integration of Prusa et al. (2017) on one ``(freq, frames)`` spectrogram; returns the phase.
+
+    ``known`` ``(freq, k)``: phases of the first ``k`` frames, kept as they are; the integration starts from the
+    large coefficients of the last known frame, as the real-time variant starts from the previous frame
+    (Prusa & Holighaus 2017, "Toward high-quality real-time signal reconstruction from STFT magnitude", IEEE
+    SPL 24(6), Alg. 1), and only then opens new islands at the largest coefficients not yet reached.
+    """
     n_freq, n_frm = mag.shape
-    phase = rng.uniform(0.0, 2 * np.pi, size=mag.size)
+    phase = rng.uniform(0.0, 2 * np.pi, size=mag.shape)
+    k = 0 if known is None else known.shape[1]
+    if k:
+        phase[:, :k] = known
     peak = float(mag.max())
     if peak <= 0:
-        return phase.reshape(mag.shape)
+        return phase
     flat = mag.ravel()
     large = flat > tol * peak
-    done = (~large).tolist()
+    done_mask = ~large
+    if k:
+        done_mask.reshape(mag.shape)[:, :k] = True
+    done = done_mask.tolist()
     key = (-flat).tolist()  # heapq is a min-heap
     ts, fs = tstep.ravel().tolist(), fstep.ravel().tolist()
-    ph = phase.tolist()
-    starts = np.flatnonzero(large)
-    starts = starts[np.argsort(-flat[starts], kind="stable")].tolist()
+    ph = phase.ravel().tolist()
     last = n_frm - 1
     size = flat.size
     push, pop = heapq.heappush, heapq.heappop
-    for start in starts:
-        if done[start]:
-            continue
-        ph[start] = 0.0
-        done[start] = True
-        heap = [(key[start], start)]
+
+    def spread(heap: list) -> None:
         while heap:
             _, i = pop(heap)
             p, m = ph[i], i % n_frm
@@ -150,6 +157,20 @@ def _heap_integrate(mag: np.ndarray, tstep: np.ndarray, fstep: np.ndarray, tol: 
                 ph[j] = p - 0.5 * (fs[i] + fs[j])
                 done[j] = True
                 push(heap, (key[j], j))
+
+    if k:
+        edge = np.arange(n_freq) * n_frm + (k - 1)
+        heap = [(key[i], i) for i in edge[large[edge]].tolist()]
+        heapq.heapify(heap)
+        spread(heap)
+    starts = np.flatnonzero(large)
+    starts = starts[np.argsort(-flat[starts], kind="stable")].tolist()
+    for start in starts:
+        if done[start]:
+            continue
+        ph[start] = 0.0
+        done[start] = True
+        spread([(key[start], start)])
     return np.asarray(ph, dtype=np.float64).reshape(mag.shape)
 
 
@@ -159,13 +180,15 @@ def pghi_phase(
     tol: float = 1e-5,
     gamma: float | None = None,
     seed: int = 0,
+    fixed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """PGHI phase (radians) of ``magnitude`` ``(..., freq, frames)`` in :func:`cspec.spectral.stft.stft`'s
     convention (frames referenced to their first sample), same shape, dtype and device as the magnitude.
 
     ``tol``: relative threshold of the integration (default 1e-5); ``gamma``: the Gaussian's
     ``lambda`` in samples^2 (default :func:`gaussian_gamma` of the window); ``seed``: of the random phase given
-    to coefficients below ``tol * max``.
+    to coefficients below ``tol * max``; ``fixed``: complex frames (or phases in radians) ``(..., freq, k)``
+    whose phase the first ``k`` frames keep, the integration continuing from them (block-wise reconstruction).
     """
     cfg = get_preset(config)
     mag = check_magnitude(magnitude, cfg)
@@ -178,14 +201,22 @@ def pghi_phase(
     flat_mag = mag.detach().reshape(-1, *mag.shape[-2:]).to("cpu", torch.float64).numpy()
     flat_t = tstep.reshape(flat_mag.shape).cpu().numpy()
     flat_f = fstep.reshape(flat_mag.shape).cpu().numpy()
-    out = np.stack([  # one generator per item: a batched call equals per-item calls
-        _heap_integrate(flat_mag[b], flat_t[b], flat_f[b], tol, np.random.default_rng(seed))
-        for b in range(flat_mag.shape[0])
-    ])
-    # centre-referenced time-invariant phase -> torch.stft's frame-start reference: + 2 pi k c / n_fft, where
+    # centre-referenced time-invariant phase <-> torch.stft's frame-start reference: + 2 pi k c / n_fft, where
     # c is the window centre inside the frame (the window of length win is zero-padded to n_fft in the middle)
     centre = (cfg.n_fft - cfg.win) // 2 + cfg.win // 2
     k = np.arange(mag.shape[-2], dtype=np.float64)[:, None]
+    known = [None] * flat_mag.shape[0]
+    if fixed is not None:
+        if not isinstance(fixed, torch.Tensor) or fixed.dim() < 2 or fixed.shape[:-1] != mag.shape[:-1] \
+                or fixed.shape[-1] > mag.shape[-1]:
+            raise ConfigError(f"fixed frames must be a tensor (..., freq, k <= frames) matching the magnitude "
+                              f"{tuple(mag.shape)}, got {getattr(fixed, 'shape', type(fixed).__name__)}")
+        held = (fixed.angle() if fixed.is_complex() else fixed).detach().to("cpu", torch.float64).numpy()
+        known = list(held.reshape(-1, *held.shape[-2:]) - 2 * np.pi * k * centre / cfg.n_fft)
+    out = np.stack([  # one generator per item: a batched call equals per-item calls
+        _heap_integrate(flat_mag[b], flat_t[b], flat_f[b], tol, np.random.default_rng(seed), known[b])
+        for b in range(flat_mag.shape[0])
+    ])
     out = out + 2 * np.pi * k * centre / cfg.n_fft
     out = np.mod(out, 2 * np.pi)
     return torch.from_numpy(out).reshape(mag.shape).to(device=mag.device, dtype=mag.dtype)

@@ -32,11 +32,11 @@ transformed with ``torch.fft`` on a frame the size of one STFT column; the outpu
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 
 import torch
 
 from cspec.errors import ConfigError
+from cspec.phase._threads import intra_op_threads
 from cspec.phase.griffin_lim import check_magnitude, signal_length
 from cspec.spectral.stft import STFTConfig, get_preset, istft, make_window
 
@@ -50,17 +50,9 @@ def _frame_window(cfg: STFTConfig, device, dtype) -> torch.Tensor:
     return torch.nn.functional.pad(w, (left, cfg.n_fft - cfg.win - left))
 
 
-@contextmanager
-def _intra_op_threads(n: int):
-    """Temporarily cap torch's intra-op threads (process-wide), restoring them afterwards."""
-    old = torch.get_num_threads()
-    if n < old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n < old:
-            torch.set_num_threads(old)
+def _complex_of(real: torch.dtype) -> torch.dtype:
+    """The complex dtype of a real one."""
+    return torch.complex128 if real == torch.float64 else torch.complex64
 
 
 @torch.no_grad()
@@ -71,6 +63,7 @@ def rtisi_la(
     n_iter: int = 20,
     lookahead: int = 3,
     return_spec: bool = False,
+    fixed: torch.Tensor | None = None,
 ):
     """Waveform ``(..., samples)`` from ``magnitude`` ``(..., freq, frames)`` by RTISI-LA (Zhu et al. 2007).
 
@@ -81,6 +74,8 @@ def rtisi_la(
         n_iter: updates each frame receives in total (rounded up to a multiple of ``lookahead + 1``).
         lookahead: look-ahead frames ``L`` (0 gives RTISI without look-ahead).
         return_spec: also return the final complex spectrogram.
+        fixed: complex frames ``(..., freq, k)``: the first ``k`` frames are committed with these values before
+            the first update (block-wise reconstruction continues a previous block this way).
 
     Runs without autograd (in-place frame updates); FGLA is the differentiable choice when gradients are needed.
     """
@@ -111,6 +106,18 @@ def rtisi_la(
     zero = torch.zeros(batch, n_fft, device=dev, dtype=dt)
     frames = [zero] * n_frm  # each frame's contribution to acc
     coefs: list[torch.Tensor] = [None] * n_frm  # type: ignore[list-item]
+    first = 0
+    if fixed is not None:  # committed frames: their contribution is in acc, they are never updated
+        if not isinstance(fixed, torch.Tensor) or not fixed.is_complex() or fixed.shape[:-1] != mag.shape[:-1] \
+                or fixed.shape[-1] > n_frm:
+            raise ConfigError(f"fixed frames must be a complex tensor (..., freq, k <= frames) matching the "
+                              f"magnitude {tuple(mag.shape)}, got {getattr(fixed, 'shape', type(fixed).__name__)}")
+        held = fixed.to(dev).reshape(-1, n_freq, fixed.shape[-1]).to(_complex_of(dt))
+        first = held.shape[-1]
+        for m in range(first):
+            coefs[m] = held[..., m]
+            frames[m] = torch.fft.irfft(coefs[m], n=n_fft) * win
+            acc[:, m * hop: m * hop + n_fft] += frames[m]
 
     def update(m: int) -> None:
         seg = acc[:, m * hop: m * hop + n_fft]
@@ -121,9 +128,9 @@ def rtisi_la(
 
     # one frame is a small FFT: on the CPU, waking worker threads for it costs more than the transform itself
     small = dev.type == "cpu" and batch * n_fft < 2**18
-    with _intra_op_threads(1 if small else torch.get_num_threads()):
-        for newest in range(n_frm + lookahead):
-            hi, lo = min(newest, n_frm - 1), max(0, newest - lookahead)
+    with intra_op_threads(1 if small else torch.get_num_threads()):
+        for newest in range(first, n_frm + lookahead):
+            hi, lo = min(newest, n_frm - 1), max(first, newest - lookahead)
             for _ in range(passes):
                 for m in range(hi, lo - 1, -1):
                     update(m)
