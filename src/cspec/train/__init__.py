@@ -11,12 +11,12 @@
 See ``docs/training.md`` for the schema and the multi-GPU / SLURM commands.
 """
 
-from cspec.train.checkpoint import (export_checkpoint, latest_checkpoint, list_checkpoints, load_checkpoint,
-                                   save_checkpoint)
+from cspec.train.checkpoint import (clean_checkpoints, export_checkpoint, latest_checkpoint, list_checkpoints,
+                                   load_checkpoint, save_checkpoint)
 from cspec.train.engine import Experiment, prepare, train
 from cspec.train.recipe import apply_override, load_recipe, parse_override, recipe_from_dict, recipe_to_dict
 from cspec.train.schema import Recipe
 
 __all__ = ["train", "prepare", "Experiment", "Recipe", "load_recipe", "recipe_from_dict", "recipe_to_dict",
            "parse_override", "apply_override", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
-           "list_checkpoints", "export_checkpoint"]
+           "list_checkpoints", "export_checkpoint", "clean_checkpoints"]

@@ -8,7 +8,10 @@ Layout of ``<run>/checkpoints/step-00001000/``::
 
 A checkpoint is assembled in a hidden temporary folder and renamed into place, then ``checkpoints/latest``
 (a text file naming the folder) is replaced atomically, so a run killed at any instant leaves either the
-previous or the new checkpoint complete. Resuming reads ``latest`` (or the highest complete step folder).
+previous or the new checkpoint complete. Old checkpoints are renamed to a hidden name before they are deleted,
+so a kill during pruning leaves no visible ``step-N/`` without its files. Resuming reads ``latest`` (or the
+highest complete step folder); whatever a killed save left is removed at the next save or resume
+(:func:`clean_checkpoints`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from cspec.models.io import save as save_model
 from cspec.train.state import read_state, write_state
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "export_checkpoint",
-           "CKPT_DIR"]
+           "clean_checkpoints", "CKPT_DIR"]
 
 CKPT_DIR = "checkpoints"
 _STEP = re.compile(r"^step-(\d+)$")
+_HIDDEN = re.compile(r"^\.(tmp|old)-step-\d+-(\d+)$")
 _PICKLES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
 
 
@@ -56,11 +60,56 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return found[-1][1] if found else None
 
 
+def clean_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """Remove what a run killed while saving or pruning left in ``<run>/checkpoints``; return what was removed.
+
+    That is: hidden ``.tmp-step-*`` / ``.old-step-*`` folders of processes that no longer run (a kill during a
+    write, or during the removal of an old or replaced checkpoint), and visible ``step-N`` folders that are not
+    complete. Neither can be resumed from; complete checkpoints and ``latest`` are never touched.
+    """
+    root = Path(run_dir) / CKPT_DIR
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for p in root.iterdir():
+        m = _HIDDEN.match(p.name)
+        stale = m is not None and not _running(int(m.group(2)))
+        broken = _STEP.match(p.name) is not None and p.is_dir() and not _complete(p)
+        if stale or broken:
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _discard(root: Path, folder: Path) -> None:
+    """Remove a checkpoint folder so that a kill at any instant leaves no visible, incomplete ``step-N``: rename
+    it to a hidden name first (atomic), then delete it."""
+    old = root / f".old-{folder.name}-{os.getpid()}"
+    os.replace(folder, old)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def save_checkpoint(run_dir: str | os.PathLike, step: int, model, state: dict, keep: int = 3,
                     model_state: dict | None = None) -> Path:
-    """Write the checkpoint of ``step`` (model, then ``state``) and keep the ``keep`` most recent ones."""
+    """Write the checkpoint of ``step`` (model, then ``state``) and keep the ``keep`` most recent ones.
+
+    What an earlier, killed save left behind is removed first (:func:`clean_checkpoints`).
+    """
     root = Path(run_dir) / CKPT_DIR
     root.mkdir(parents=True, exist_ok=True)
+    clean_checkpoints(run_dir)
     name = f"step-{int(step):08d}"
     tmp = root / f".tmp-{name}-{os.getpid()}"
     if tmp.exists():
@@ -69,15 +118,13 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model, state: dict, k
     write_state(tmp, "state", {**state, "step": int(step)})
     final = root / name
     if final.exists():  # the same step saved again (a resumed run): move the old one out of the way first
-        old = root / f".old-{name}-{os.getpid()}"
-        os.replace(final, old)
-        shutil.rmtree(old, ignore_errors=True)
+        _discard(root, final)
     os.replace(tmp, final)
     atomic_write_text(root / "latest", name + "\n")
     if keep > 0:
         for _, path in list_checkpoints(run_dir)[:-keep]:
             if path != final:
-                shutil.rmtree(path, ignore_errors=True)
+                _discard(root, path)
     return final
 
 

@@ -23,7 +23,7 @@ import torch
 from cspec.errors import ConfigError, CspecError
 from cspec.models import build as build_model
 from cspec.models import list_models
-from cspec.train.checkpoint import latest_checkpoint, load_checkpoint
+from cspec.train.checkpoint import clean_checkpoints, latest_checkpoint, load_checkpoint
 from cspec.train.data import build_dataset, make_train_loader, make_valid_loader
 from cspec.train.objective import Objective, loss_stft
 from cspec.train.optim import check_optim
@@ -149,6 +149,8 @@ def _diff(old, new, path: str = "") -> str | None:
 
 
 def _resume_state(exp: Experiment, recipe_dict: dict):
+    for left in clean_checkpoints(exp.run_dir):
+        log.info("%s: removed %s, left by a run killed while saving", exp.run_dir, left.name)
     ckpt = latest_checkpoint(exp.run_dir)
     if ckpt is None:
         log.info("%s: no checkpoint yet, starting from step 0", exp.run_dir)
