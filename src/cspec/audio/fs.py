@@ -28,7 +28,7 @@ _REASONS = {
     errno.ENOSPC: "disk full (no space left on the device)",
     errno.EDQUOT: "disk quota exceeded",
     errno.EROFS: "read-only file system",
-    errno.ENOTDIR: "not a directory (a part of the path is a file)",
+    errno.ENOTDIR: "not a directory: a part of the path is a file",
     errno.EISDIR: "is a folder",
     errno.ENOENT: "no such file or folder",
     errno.ELOOP: "too many levels of symbolic links (a symlink loop)",
@@ -81,7 +81,7 @@ def _existing_folder(path: Path) -> Path:
         try:
             os.stat(folder)
             return folder
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             if folder.parent == folder:
                 return folder
             folder = folder.parent
@@ -100,7 +100,7 @@ def check_writable(path: str | os.PathLike) -> None:
     while True:
         try:
             st = os.stat(folder)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # walk up to the part of the path that exists
             if folder.parent == folder:
                 break
             missing.append(folder)
@@ -109,7 +109,7 @@ def check_writable(path: str | os.PathLike) -> None:
         except OSError as exc:
             raise AudioError(f"{path}: cannot write ({os_reason(exc)})") from None
         if not _is_dir(st):
-            raise AudioError(f"{path}: cannot write ({_REASONS[errno.ENOTDIR]}: {folder})")
+            raise AudioError(f"{path}: cannot write (not a directory: {folder} is a file)")
         break
     probe = folder / f".cspec-probe.{os.getpid()}.{secrets.token_hex(4)}"
     try:

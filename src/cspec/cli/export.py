@@ -25,11 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cspec.audio.fs import check_writable
     from cspec.infer import export_onnx, resolve_model
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise ConfigError(f"{out}: the file exists; pass --overwrite to replace it")
+    check_writable(out)  # before the export, in one line: permission denied, read-only, not a directory ...
     model = resolve_model(args.model)
     export_onnx(model, out, mode=args.mode)
     print(f"exported {getattr(model, 'name', args.model)} ({args.mode}, {model.sample_rate} Hz, "

@@ -20,10 +20,11 @@ from typing import Sequence
 
 import torch
 
+from cspec.audio.fs import check_writable
 from cspec.errors import ConfigError, CspecError
 from cspec.models import build as build_model
 from cspec.models import list_models
-from cspec.train.checkpoint import clean_checkpoints, latest_checkpoint, load_checkpoint
+from cspec.train.checkpoint import CKPT_DIR, clean_checkpoints, latest_checkpoint, load_checkpoint
 from cspec.train.data import build_dataset, make_train_loader, make_valid_loader
 from cspec.train.objective import Objective, loss_stft
 from cspec.train.optim import check_optim
@@ -103,6 +104,8 @@ def prepare(recipe: Recipe, output_dir: str | Path | None = None) -> Experiment:
     from cspec.metrics.registry import resolve
     from cspec.train.gan import MetricGAN
 
+    run_dir = Path(output_dir if output_dir is not None else recipe.output_dir)
+    check_writable(run_dir / CKPT_DIR / "latest")  # a run folder that cannot be written fails first, in one line
     _check_numbers(recipe)
     check_optim(recipe.optim, recipe.schedule, recipe.trainer.max_steps)
     if not recipe.model.name:
@@ -134,7 +137,6 @@ def prepare(recipe: Recipe, output_dir: str | Path | None = None) -> Experiment:
     valid_set = None
     if d.valid is not None:
         valid_set = build_dataset(d.valid, "data.valid", model.sample_rate, model.n_sources, False, recipe.seed)
-    run_dir = Path(output_dir if output_dir is not None else recipe.output_dir)
     return Experiment(recipe, model, objective, gan, train_set, valid_set, metrics, run_dir)
 
 

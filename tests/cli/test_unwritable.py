@@ -1,0 +1,22 @@
+"""Outputs that cannot be written, for the commands that write something other than audio: one line naming the
+path and the reason, before any work, and nothing created."""
+
+from __future__ import annotations
+
+import pytest
+
+from cspec.cli import main
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "tiny", "-o", "{blocked}/tiny.onnx"],
+    ["train", "recipes/pool/tiny.yaml", "--out", "{blocked}/run", "--check"],
+])
+def test_output_through_a_file(tmp_path, capsys, command):
+    (tmp_path / "afile").write_text("not a folder")
+    blocked = tmp_path / "afile" / "sub"
+    rc = main([c.format(blocked=blocked) for c in command])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert f"{blocked}" in err[0] and f"cannot write (not a directory: {tmp_path / 'afile'} is a file)" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
