@@ -2,12 +2,16 @@
 
 Thin over :func:`cspec.phase.reconstruct`; the measures are spectral convergence (Sturmel & Daudet 2011,
 eq. 4, :mod:`cspec.metrics.spectral`) and PESQ (ITU-T P.862.2 wide-band at 16 kHz, P.862 narrow-band at 8 kHz,
-through the ``pesq`` package).
+through :func:`cspec.metrics.intrusive.pesq`).  A file longer than ``--block`` seconds (plus the one-second
+look-ahead) is read, reconstructed (:class:`cspec.phase.blockwise.BlockReconstructor`), written and scored block
+by block, in memory bounded by a block; shorter files take the whole-signal path.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import math
 import time
 from pathlib import Path
 
@@ -20,7 +24,9 @@ from cspec.errors import ConfigError
 from cspec.metrics.spectral import spectral_convergence_db
 from cspec.phase import METHODS as _METHOD_SOURCES
 from cspec.phase import reconstruct
-from cspec.spectral.stft import get_preset, list_presets, stft
+from cspec.phase.blockwise import BLOCK_SECONDS, CONTEXT_SECONDS, BlockReconstructor, block_frames
+from cspec.phase.streams import FrameStream, mono_blocks
+from cspec.spectral.stft import STFTConfig, get_preset, list_presets, n_frames, stft
 
 METHODS = tuple(_METHOD_SOURCES)
 
@@ -30,7 +36,12 @@ what it prints:
              measured on the file written, so it can be recomputed from OUT
   PESQ       against IN's mixdown at the preset's rate: wide-band at 16 kHz, narrow-band at 8 kHz,
              'skipped' at other rates, 'n/a' when PESQ finds no speech
-  time       wall-clock seconds of the reconstruction, and its real-time factor (seconds per second of audio)
+  time       wall-clock seconds of the reconstruction, and its real-time factor (seconds per second of audio);
+             for a file reconstructed block by block, of the whole pass: reading, resampling and writing included
+
+long files: a file longer than --block seconds (+ 1 s) is reconstructed in blocks of that length, each
+  continuing the phase of the frames already written (see cspec.phase.blockwise), and scored block by block:
+  memory stays bounded by a block whatever the file's length; the iterations count per block
 
 examples:
   cspec reconstruct speech.flac -o rebuilt.wav
@@ -63,6 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of every random choice: the random start of gla/fgla, the phase PGHI gives to "
                    "negligible bins (default: %(default)s)")
+    p.add_argument("--block", type=_seconds, default=BLOCK_SECONDS, metavar="SEC",
+                   help="reconstruct files longer than this (plus a 1 s look-ahead) block by block, in blocks of SEC "
+                   "seconds, in bounded memory; 0: always the whole signal at once (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (IN is never overwritten)")
     p.set_defaults(func=run)
 
@@ -77,33 +91,43 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def pesq_score(ref: torch.Tensor, deg: torch.Tensor, sr: int) -> tuple[float | None, str]:
-    """PESQ of ``deg`` against ``ref`` (1-D, same rate) and a note: the mode, or why there is no score."""
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text} is not >= 0; give a block length in seconds (0: whole signal)")
+    return value
+
+
+def pesq_score(ref, deg, sr: int) -> tuple[float | None, str]:
+    """PESQ of ``deg`` against ``ref`` (1-D, same rate) by :func:`cspec.metrics.intrusive.pesq` and a note: the
+    mode, or why there is no score.  Arrays are passed as they are (float32 NumPy for long files), no copy here."""
     if sr not in (8000, 16000):
         return None, f"skipped: PESQ is defined at 8 or 16 kHz only, not {sr} Hz"
     try:
-        from pesq import BufferTooShortError, NoUtterancesError, PesqError, pesq
-    except ImportError:
-        return None, "skipped: the 'pesq' package is not installed (pip install 'cspec[metrics]')"
+        from cspec.metrics._common import MetricError
+        from cspec.metrics.intrusive import pesq
+    except ImportError:  # pragma: no cover - cspec.metrics imports its packages lazily
+        return None, "skipped: cspec.metrics is unavailable"
     mode = "wb" if sr == 16000 else "nb"
-    n = min(ref.shape[-1], deg.shape[-1])
     try:
         with np.errstate(divide="ignore", invalid="ignore"):  # pesq divides by the peak: 0/0 on digital silence
-            value = pesq(sr, ref[:n].double().numpy(), deg[:n].double().numpy(), mode)
-    except NoUtterancesError:
-        return None, "n/a: PESQ detected no utterance in the reference"
-    except BufferTooShortError:
-        return None, f"n/a: PESQ needs at least 0.25 s of audio, the signal has {n / sr:.3f} s"
-    except PesqError as exc:
-        return None, f"n/a: PESQ failed ({str(exc).strip() or type(exc).__name__})"
+            value = pesq(ref, deg, sr, mode=mode)
+    except ImportError:
+        return None, "skipped: the 'pesq' package is not installed (pip install 'cspec[metrics]')"
+    except MetricError as exc:
+        return None, f"n/a: {exc}"
     return float(value), "wide-band, P.862.2" if mode == "wb" else "narrow-band, P.862"
 
 
-def run(args: argparse.Namespace) -> int:
-    src, out = Path(args.input), Path(args.output)
-    audio.check_target(out, args.overwrite, protect=(src,))  # before the work, so that a mistake costs nothing
-    cfg = get_preset(args.preset)
-    header = audio.info(src)
+def _writer_options(src: Path) -> dict:
+    """``like=src`` where cspec.audio's writers keep an input's sample format (float in, float out)."""
+    return {"like": src} if "like" in inspect.signature(audio.BlockWriter).parameters else {}
+
+
+def _whole(args, src: Path, out: Path, cfg: STFTConfig) -> tuple:
     wave, _ = audio.load(src, mono=True, sr=cfg.sample_rate)
     wave = wave[0]
     if wave.shape[-1] <= cfg.n_fft // 2:
@@ -117,12 +141,89 @@ def run(args: argparse.Namespace) -> int:
         rebuilt = reconstruct(target, method=args.method, n_iter=args.iters, config=cfg, length=wave.shape[-1],
                               seed=args.seed)
     elapsed = time.perf_counter() - start
-    audio.save(out, rebuilt, cfg.sample_rate, overwrite=args.overwrite, protect=(src,))
+    audio.save(out, rebuilt, cfg.sample_rate, overwrite=args.overwrite, protect=(src,), **_writer_options(src))
 
     written, _ = audio.load(out, mono=True)  # score what was written (after quantisation), as anyone can
     sc_db = float(spectral_convergence_db(target, written[0], cfg))
-    pesq_value, pesq_note = pesq_score(wave, written[0], cfg.sample_rate)
-    seconds = wave.shape[-1] / cfg.sample_rate
+    del target, rebuilt
+    return wave.shape[-1], written.shape[-1], sc_db, pesq_score(wave, written[0], cfg.sample_rate), elapsed, ""
+
+
+def _long(args, src: Path, out: Path, cfg: STFTConfig, block: int, context: int) -> tuple:
+    """Read, reconstruct and write block by block, then score block by block: memory bounded by a block."""
+    rate, read = cfg.sample_rate, 1 << 16
+    rec = BlockReconstructor(args.method, cfg, args.iters, block, context, seed=args.seed)
+    frames, total = FrameStream(cfg), 0
+    torch.manual_seed(args.seed)
+    start = time.perf_counter()
+    with torch.inference_mode(), audio.BlockWriter(out, rate, 1, overwrite=args.overwrite, protect=(src,),
+                                                   **_writer_options(src)) as writer:
+        for x in mono_blocks(src, rate, read):
+            total += x.shape[0]
+            y = rec.push(frames.push(x).abs())
+            if y.numel():
+                writer.write(y[None])
+        writer.write(torch.cat([rec.push(frames.finish().abs()), rec.finish(total)])[None])
+    elapsed = time.perf_counter() - start
+    sc_db, ref, est = _score_stream(src, out, cfg, total, keep=rate in (8000, 16000))
+    score = pesq_score(ref, est, rate) if ref is not None else pesq_score(None, None, rate)
+    note = f", block-wise: {rec.blocks} blocks of {args.block:g} s with {CONTEXT_SECONDS:g} s look-ahead"
+    return total, writer.frames, sc_db, score, elapsed, note
+
+
+def _score_stream(src: Path, out: Path, cfg: STFTConfig, total: int, keep: bool):
+    """Spectral convergence of OUT against IN's magnitude, frame block by frame block; with ``keep``, also the two
+    signals as float32 arrays for PESQ (filled in place: the only copies of them held)."""
+    ref_all = np.empty(total, np.float32) if keep else None
+    est_all = np.empty(total, np.float32) if keep else None
+    ref_fs, est_fs = FrameStream(cfg), FrameStream(cfg)
+    pending = [torch.zeros(cfg.n_freqs, 0), torch.zeros(cfg.n_freqs, 0)]
+    sums = [0.0, 0.0]  # || |S| - |E| ||^2, || |S| ||^2
+
+    def consume(new_r: torch.Tensor, new_e: torch.Tensor) -> None:
+        pending[0] = torch.cat([pending[0], new_r.abs()], -1)
+        pending[1] = torch.cat([pending[1], new_e.abs()], -1)
+        n = min(pending[0].shape[-1], pending[1].shape[-1])
+        r, e = pending[0][:, :n].double(), pending[1][:, :n].double()
+        sums[0] += float((r - e).square().sum())
+        sums[1] += float(r.square().sum())
+        pending[0], pending[1] = pending[0][:, n:], pending[1][:, n:]
+
+    refs, ests = mono_blocks(src, cfg.sample_rate, 1 << 16), (b[0] for b in audio.blocks(out, 1 << 16))
+    pos = [0, 0]
+    done = [False, False]
+    while not all(done):
+        got = []
+        for i, (arr, fs, it) in enumerate(((ref_all, ref_fs, refs), (est_all, est_fs, ests))):
+            x = None if done[i] else next(it, None)
+            if x is None:
+                done[i] = True
+                got.append(torch.zeros(cfg.n_freqs, 0, dtype=torch.complex64))
+                continue
+            if arr is not None:
+                n = min(x.shape[0], total - pos[i])
+                arr[pos[i]: pos[i] + n] = x[:n].numpy()
+            pos[i] += x.shape[0]
+            got.append(fs.push(x))
+        consume(*got)
+    consume(ref_fs.finish(), est_fs.finish())
+    sc_db = 20 * math.log10(max(math.sqrt(sums[0]) / max(math.sqrt(sums[1]), 1e-12), 1e-12))
+    return sc_db, ref_all, est_all
+
+
+def run(args: argparse.Namespace) -> int:
+    src, out = Path(args.input), Path(args.output)
+    audio.check_target(out, args.overwrite, protect=(src,))  # before the work, so that a mistake costs nothing
+    cfg = get_preset(args.preset)
+    header = audio.info(src)
+    block_s = args.block
+    block, context = block_frames(cfg, block_s, CONTEXT_SECONDS) if block_s > 0 else (0, 0)
+    expected = math.ceil(header.frames * cfg.sample_rate / header.samplerate)  # samples at the preset's rate
+    if block and header.frames > 0 and n_frames(expected, cfg) > block + context:
+        length, n_out, sc_db, (pesq_value, pesq_note), elapsed, note = _long(args, src, out, cfg, block, context)
+    else:
+        length, n_out, sc_db, (pesq_value, pesq_note), elapsed, note = _whole(args, src, out, cfg)
+    seconds = length / cfg.sample_rate
     resampled = f", resampled ({audio.RESAMPLER})" if header.samplerate != cfg.sample_rate else ""
     mixed = f", {header.channels} channels mixed down" if header.channels > 1 else ""
     n_iter = args.iters or (20 if args.method == "rtisi" else 100)
@@ -131,8 +232,8 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"input   {src}: {header.samplerate} Hz, {seconds:.2f} s{mixed}{resampled}")
     print(f"method  {args.method}, {iters}, preset {args.preset} "
-          f"(n_fft {cfg.n_fft}, hop {cfg.hop_length}, window {cfg.window} {cfg.win}), seed {args.seed}")
-    print(f"output  {out}: {cfg.sample_rate} Hz, {written.shape[-1]} samples")
+          f"(n_fft {cfg.n_fft}, hop {cfg.hop_length}, window {cfg.window} {cfg.win}), seed {args.seed}{note}")
+    print(f"output  {out}: {cfg.sample_rate} Hz, {n_out} samples")
     print(f"SC      {sc_db:.2f} dB")
     print(f"PESQ    {pesq_value:.3f} ({pesq_note})" if pesq_value is not None else f"PESQ    {pesq_note}")
     print(f"time    {elapsed:.3f} s for {seconds:.2f} s of audio, real-time factor {elapsed / seconds:.4f}")
