@@ -62,8 +62,7 @@ def test_bad_files_give_nan_rows_with_reasons_and_exit_0(folders, tmp_path, caps
     assert set(rows) == {"dns3_0015", "vbd_train_p287_003", "silent", "short", "nanfile"}
     assert rows["nanfile"]["reason"].startswith("all: ") and "NaN or Inf" in rows["nanfile"]["reason"]
     assert all(rows["nanfile"][m] == "nan" for m in ("pesq_wb", "stoi", "si_sdr", "csig"))
-    assert "pesq_wb, si_sdr, csig: estimate is silent" in rows["silent"]["reason"]
-    assert float(rows["silent"]["stoi"]) == pytest.approx(0.0, abs=1e-6)  # scorable: an unintelligible output
+    assert "pesq_wb, stoi, si_sdr, csig: estimate is silent" in rows["silent"]["reason"]
     assert "too short: 0.050 s" in rows["short"]["reason"] and rows["short"]["pesq_wb"] == "nan"
     assert math.isfinite(float(rows["short"]["si_sdr"]))
     # the per-file value is the metric function's own number
@@ -76,7 +75,7 @@ def test_bad_files_give_nan_rows_with_reasons_and_exit_0(folders, tmp_path, caps
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[2] == f"{np.mean(good):.3f}" and cells[4:6] == ["2", "3"]
     stoi_line = next(ln for ln in text.splitlines() if ln.startswith("| stoi "))
-    assert [c.strip() for c in stoi_line.strip("|").split("|")][4:6] == ["3", "2"]
+    assert [c.strip() for c in stoi_line.strip("|").split("|")][4:6] == ["2", "3"]
     assert "3 file(s) with NaN values" in text
 
 
@@ -119,3 +118,101 @@ def test_dnsmos_without_reference_and_usage_errors(folders, tmp_path, capsys):
     assert main(["eval", "--est", str(est), "--ref", str(est), "--metrics", "pesq,nope"]) == 2
     assert "unknown metric 'nope'" in capsys.readouterr().err
     assert main(["eval", "--est", str(est), "--metrics", "pesq"]) == 2
+
+
+def _bursts(count: int = 60) -> np.ndarray:
+    """``count`` voiced 0.25 s bursts after 0.25 s pauses: 60 utterances (30 s) crash the pesq C code (SIGSEGV)."""
+    rng = np.random.default_rng(1)
+    t = np.arange(4000) / 16000
+    parts = []
+    for i in range(count):
+        tone = 0.3 * np.sin(2 * np.pi * (150 + 50 * (i % 5)) * t) + 0.05 * rng.standard_normal(len(t))
+        parts += [np.zeros(4000), tone * np.hanning(len(t))]
+    return np.concatenate([*parts, np.zeros(4000)])
+
+
+def test_long_file_is_scored_and_nothing_is_lost(tmp_path, capsys):
+    # 30 s whose 60 utterances killed `cspec eval` with exit 139 (the whole report and the CSV lost)
+    for d in ("ref", "est"):
+        (tmp_path / d).mkdir()
+    ref = _bursts()
+    est = ref + 0.003 * np.random.default_rng(2).standard_normal(len(ref))
+    sf.write(tmp_path / "ref" / "long.wav", ref, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "est" / "long.wav", est, 16000, subtype="FLOAT")
+    good = _read("clean", "dns3_0015")
+    sf.write(tmp_path / "ref" / "short.wav", good, 16000)
+    sf.write(tmp_path / "est" / "short.wav", good, 16000)
+    assert main(["eval", "--ref", str(tmp_path / "ref"), "--est", str(tmp_path / "est"), "--metrics", "pesq",
+                 "--jobs", "2", "--csv", str(tmp_path / "s.csv")]) == 0
+    rows = _csv(tmp_path / "s.csv")
+    ref32, est32 = (sf.read(tmp_path / d / "long.wav")[0] for d in ("ref", "est"))
+    assert float(rows["long"]["pesq_wb"]) == pesq_wb(ref32, est32, 16000)  # in segments (tests/metrics)
+    assert 1 < float(rows["long"]["pesq_wb"]) < 4.65 and rows["long"]["reason"] == ""
+    assert float(rows["short"]["pesq_wb"]) == pytest.approx(4.644, abs=1e-3)
+
+
+def test_lengths_that_differ_give_nan_and_no_score_at_all_exits_1(tmp_path, capsys):
+    # a 1-sample estimate against a 6.5 s reference scored SI-SDR 136.5 dB and SDR 2980 dB
+    for d in ("ref", "est"):
+        (tmp_path / d).mkdir()
+    clean = np.tile(_read("clean", "dns3_0015", 5.0), 2)[: int(6.5 * 16000)]
+    sf.write(tmp_path / "ref" / "one.wav", clean, 16000)
+    sf.write(tmp_path / "est" / "one.wav", clean[:1], 16000)
+    code = main(["eval", "--ref", str(tmp_path / "ref"), "--est", str(tmp_path / "est"), "--metrics", "si_sdr,sdr",
+                 "--csv", str(tmp_path / "s.csv")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.strip().splitlines()[-1] == (
+        "cspec eval: no file could be scored: all 2 values are NaN (reasons listed above)")
+    row = _csv(tmp_path / "s.csv")["one"]  # the table is still written
+    assert row["si_sdr"] == row["sdr"] == "nan"
+    assert row["reason"] == ("si_sdr, sdr: reference and estimate lengths differ: 6.500 s vs 0.000 s "
+                             "(104000 vs 1 samples at 16000 Hz), more than the 0.1 s tolerance")
+    assert "one: si_sdr, sdr: reference and estimate lengths differ" in captured.out
+    # one scorable file is enough for exit 0
+    sf.write(tmp_path / "ref" / "two.wav", clean, 16000)
+    sf.write(tmp_path / "est" / "two.wav", clean[:-800], 16000)  # 50 ms shorter: within the tolerance, cut
+    assert main(["eval", "--ref", str(tmp_path / "ref"), "--est", str(tmp_path / "est"), "--metrics", "si_sdr"]) == 0
+
+
+_HOOK = """
+import importlib, os, signal
+
+
+def install():
+    ev = importlib.import_module("cspec.metrics.evaluate")
+    group = ev._group
+
+    def crashing(name, ref, est, sr, done):
+        if name == "pesq_wb" and est.shape[-1] == 20000:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return group(name, ref, est, sr, done)
+
+    ev._group = crashing
+"""
+
+
+def test_a_crashing_metric_keeps_the_report(folders, tmp_path, monkeypatch, capsys):
+    import functools
+
+    import cspec.metrics.report as report
+
+    (tmp_path / "eval_crash_hook.py").write_text(_HOOK)
+    monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers inherit sys.path
+    from eval_crash_hook import install
+
+    monkeypatch.setattr(report, "evaluate_pairs", functools.partial(report.evaluate_pairs, worker_init=install))
+    ref, est = tmp_path / "ref", tmp_path / "est"
+    ref.mkdir()
+    est.mkdir()
+    for name, n in (("crashes", 20000), ("fine", 24000)):
+        x = _read("clean", "dns3_0015")[:n]
+        sf.write(ref / f"{name}.wav", x, 16000)
+        sf.write(est / f"{name}.wav", 0.5 * x + 0.5 * _read("noisy", "dns3_0015")[:n], 16000)
+    code = main(["eval", "--ref", str(ref), "--est", str(est), "--metrics", "pesq,si_sdr", "--jobs", "1",
+                 "--csv", str(tmp_path / "s.csv")])
+    assert code == 0
+    rows = _csv(tmp_path / "s.csv")
+    assert rows["crashes"]["pesq_wb"] == "nan" and rows["crashes"]["reason"] == "pesq_wb: crashed (signal 11)"
+    assert math.isfinite(float(rows["crashes"]["si_sdr"])) and math.isfinite(float(rows["fine"]["pesq_wb"]))
+    assert "crashes: pesq_wb: crashed (signal 11)" in capsys.readouterr().out

@@ -20,7 +20,7 @@ def test_evaluate_equals_the_metric_functions(dev_pairs):
     assert list(s) == ["pesq_wb", "stoi", "si_sdr", "csig", "cbak", "covl"]
     assert s["pesq_wb"] == pesq_wb(c, n, sr)
     assert s["stoi"] == stoi(c, n, sr)
-    assert s["si_sdr"] == si_sdr(c, n)
+    assert s["si_sdr"] == si_sdr(c, n, sr)
     assert s.reasons == {}
 
 

@@ -23,8 +23,12 @@ metrics (--metrics, comma-separated; default: pesq_wb,pesq_nb,stoi,estoi,si_sdr,
   dnsmos               DNSMOS P.835 SIG/BAK/OVRL and P.808 (speechmos), no reference needed
 
 Canonical preprocessing, printed with every report: mono; each metric at its own rate, every change of rate
-by soxr VHQ; reference and estimate cut to the shorter length. A clip where a metric cannot be computed
-(silent, too short, NaN samples, no utterance) gets NaN and a reason; means leave NaNs out and count them.
+by soxr VHQ; reference and estimate whose lengths differ by at most 0.1 s are cut to the shorter one (more:
+NaN, with both lengths in the reason); PESQ of a file longer than 10 s is the duration-weighted mean over
+5-10 s segments cut in pauses (ITU-T P.862.3). A clip where a metric cannot be computed (silent, too short,
+NaN samples, no utterance, lengths that differ) gets NaN and a reason, and so does a metric whose C code
+crashes ("crashed (signal 11)": the other files and metrics are kept); means leave NaNs out and count them.
+Exit status 0, or 1 when not one value could be computed (every value NaN).
 
 examples:
   cspec eval --ref data/clean --est enhanced/ --noisy data/noisy --csv scores.csv --jobs 4
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from cspec.metrics.registry import preprocessing, versions
-    from cspec.metrics.report import evaluate_pairs, pair_folders, summarize, write_csv
+    from cspec.metrics.report import all_nan, evaluate_pairs, pair_folders, summarize, write_csv
 
     names = _names(args)
     if args.jobs < 1:
@@ -124,4 +128,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {r['file']}: {r['reason']}", file=out)
     if args.csv:
         print(f"per-file table: {write_csv(rows, args.csv, names)}", file=out)
+    if all_nan(rows, names):
+        print(f"cspec eval: no file could be scored: all {len(rows) * len(names)} values are NaN "
+              "(reasons listed above)", file=sys.stderr)
+        return 1
     return 0

@@ -121,7 +121,7 @@ def _wss_frames(ref: np.ndarray, est: np.ndarray, sr: int) -> np.ndarray:
 
 
 def _pair16(ref, est, sr):
-    r, e, lead, is_torch = pair_rows(ref, est, align=True)
+    r, e, lead, is_torch = pair_rows(ref, est, sr)
     out = []
     for i in range(r.shape[0]):
         check_clip(r[i], e[i], sr)
@@ -160,17 +160,18 @@ def _composite_row(ref: np.ndarray, est: np.ndarray, pesq_value: float | None) -
     llr_v = _best_mean(_llr_frames(ref, est, COMPOSITE_RATE))
     wss_v = _best_mean(_wss_frames(ref, est, COMPOSITE_RATE))
     snr_v = float(seg_snr(ref, est, COMPOSITE_RATE))
-    p = float(pesq(ref, est, COMPOSITE_RATE, "wb")) if pesq_value is None else float(pesq_value)
+    p = float(pesq(ref, est, COMPOSITE_RATE, mode="wb")) if pesq_value is None else float(pesq_value)
     sig = 3.093 - 1.029 * llr_v + 0.603 * p - 0.009 * wss_v
     bak = 1.634 + 0.478 * p - 0.007 * wss_v + 0.063 * snr_v
     ovl = 1.594 + 0.805 * p - 0.512 * llr_v - 0.007 * wss_v
     return tuple(float(np.clip(v, 1.0, 5.0)) for v in (sig, bak, ovl))
 
 
-def composite(ref, est, sr: int, pesq_value=None) -> dict:
+def composite(ref, est, sr: int, *, pesq_value=None) -> dict:
     """CSIG, CBAK and COVL (Hu & Loizou 2008, eqs. 9-11) as a dict of per-clip values.
 
-    ``pesq_value`` (per clip) reuses an already computed wide-band PESQ instead of computing it again.
+    ``pesq_value`` (per clip) reuses an already computed wide-band PESQ (:func:`cspec.metrics.pesq_wb`, scored
+    in segments beyond 10 s) instead of computing it again.
     """
     rows, lead, is_torch = _pair16(ref, est, sr)
     pv = np.broadcast_to(np.asarray(pesq_value, dtype=float), (len(rows),)) if pesq_value is not None else None

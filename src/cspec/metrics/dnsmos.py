@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from cspec.metrics._common import MetricError, as_rows, at_rate, check_clip, restore
+from cspec.metrics._common import MetricError, as_rows, at_rate, check_clip, check_flag, check_rate, restore
 
 __all__ = ["dnsmos", "DNSMOS_RATE", "DNSMOS_KEYS"]
 
@@ -67,13 +67,14 @@ def _dnsmos_row(x: np.ndarray, sr: int, personalized: bool) -> tuple[float, floa
     return vals
 
 
-def dnsmos(est, sr: int, personalized: bool = False) -> dict:
+def dnsmos(est, sr: int, *, personalized: bool = False) -> dict:
     """DNSMOS P.835 SIG/BAK/OVRL and P.808 MOS of ``est`` ``(..., samples)`` (tensor or array).
 
     Returns a dict with keys :data:`DNSMOS_KEYS`, one value per clip (range about 1 ... 5, higher is better).
     ``personalized`` uses the personalised-DNSMOS P.835 model (interfering talkers count as noise).
     A silent, non-finite or clipped (|x| > 1) clip raises :class:`MetricError`.
     """
+    sr, personalized = check_rate(sr), check_flag("personalized", personalized)
     rows, lead, is_torch = as_rows(est, "estimate")
     vals = np.array([_dnsmos_row(rows[i], sr, personalized) for i in range(rows.shape[0])]).reshape(-1, 4)
     return {k: restore(vals[:, i], lead, is_torch) for i, k in enumerate(DNSMOS_KEYS)}

@@ -8,7 +8,12 @@ Canonical preprocessing (printed by every report, so that two reports can be com
    16 kHz, STOI/ESTOI at 10 kHz; SI-SDR, SDR, SNR, scale, segSNR, LSD and spectral convergence at the file's rate.
    Every change of rate is done by one resampler, soxr at very high quality (``soxr-VHQ``), never by the
    metric packages' own resamplers;
-4. reference and estimate are cut to the shorter of the two lengths (no delay compensation).
+4. reference and estimate whose lengths differ by at most 0.1 s
+   (:data:`~cspec.metrics._common.LENGTH_TOLERANCE_SECONDS`: resampling, STFT framing and codec padding) are cut to
+   the shorter of the two (no delay compensation); a larger difference gives NaN and a reason naming both lengths;
+5. PESQ of a signal longer than 10 s is the duration-weighted mean over consecutive 5-10 s segments cut in the
+   reference's pauses (ITU-T P.862.3 clauses 7.1 and 10.1; :func:`cspec.metrics.intrusive.pesq_segments`);
+6. STOI/ESTOI of an estimate whose every frame is 40 dB below the reference's loudest is NaN ("silent for STOI").
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from cspec.audio import RESAMPLER
-from cspec.metrics._common import MetricError
+from cspec.metrics._common import LENGTH_TOLERANCE_SECONDS, MetricError
 
 __all__ = ["Metric", "METRICS", "DEFAULT_METRICS", "ALIASES", "resolve", "preprocessing", "versions"]
 
@@ -124,4 +129,7 @@ def preprocessing(names: tuple[str, ...] | None = None) -> str:
         key = f"{rate // 1000 if rate % 1000 == 0 else rate / 1000} kHz" if rate else "file rate"
         by_rate.setdefault(key, []).append(n)
     rates = "; ".join(f"{k}: {', '.join(v)}" for k, v in by_rate.items())
-    return f"mono, resampler {RESAMPLER}, lengths cut to the shorter signal; rates: {rates}"
+    pesq = "; PESQ beyond 10 s: duration-weighted mean of 5-10 s segments" if any(
+        METRICS[n].group in ("pesq_wb", "pesq_nb", "composite") for n in names) else ""
+    return (f"mono, resampler {RESAMPLER}, lengths within {LENGTH_TOLERANCE_SECONDS:g} s cut to the shorter signal "
+            f"(larger differences: NaN){pesq}; rates: {rates}")

@@ -2,18 +2,15 @@
 
 The functions here compute and return; :mod:`cspec.cli.eval` prints. A file that cannot be read (NaN samples,
 empty, not audio) gets NaN for every metric and the loader's message as its reason; a metric that fails on a
-clip gets NaN and its own reason. Means leave NaN out and say how many were left out.
+clip gets NaN and its own reason, and so does one whose C code crashes its worker process (``crashed (signal
+11)``). Means leave NaN out and say how many were left out.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,10 +20,9 @@ import numpy as np
 from cspec.errors import ConfigError, CspecError
 
 __all__ = ["AUDIO_EXTENSIONS", "Pair", "pair_folders", "score_pair", "evaluate_pairs", "summarize", "Summary",
-           "write_csv", "columns"]
+           "write_csv", "columns", "plan", "score_parts", "build_row", "all_nan"]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".opus")
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -101,104 +97,96 @@ def _reason_text(reasons: dict[str, str], prefix: str = "") -> list[str]:
     return [f"{prefix}{', '.join(ms)}: {why}" for why, ms in grouped.items()]
 
 
-def score_pair(pair: Pair, names: tuple[str, ...]) -> dict:
-    """One per-file row: the metrics of ``pair`` (and of its noisy input and the improvement, if given)."""
-    from cspec.audio import load
-    from cspec.metrics.evaluate import evaluate_clip
+def plan(pair: Pair, names: tuple[str, ...]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The steps of scoring ``pair``, in order: ``(phase, group, members)``, phase ``"est"`` or ``"noisy"``."""
+    from cspec.metrics.evaluate import metric_groups
 
-    row: dict = {"file": pair.name}
-    notes: list[str] = []
+    phases = ("est", "noisy") if pair.noisy else ("est",)
+    return [(phase, group, members) for phase in phases for group, members in metric_groups(names)]
+
+
+def score_parts(pair: Pair, names: tuple[str, ...], skip=frozenset(), known: dict | None = None):
+    """Score ``pair`` step by step, yielding messages: ``("loaded",)`` once the files are read, then
+    ``("part", phase, group, values, reasons)`` per step of :func:`plan` not in ``skip``; or ``("failed",
+    reason)`` when a file cannot be used. ``known`` holds values of earlier steps (``{phase: {metric: value}}``).
+    """
+    from cspec.audio import load
+    from cspec.metrics.evaluate import score_group
+
     try:
         ref, rate = load(pair.ref, mono=True) if pair.ref else (None, None)
         est, rate = load(pair.est, sr=rate, mono=True)
-        values, reasons = evaluate_clip(None if ref is None else ref[0].double().numpy(), est[0].double().numpy(),
-                                        rate, names)
-        notes += _reason_text(reasons)
-        if pair.noisy:
-            noisy, _ = load(pair.noisy, sr=rate, mono=True)
-            base, why = evaluate_clip(None if ref is None else ref[0].double().numpy(), noisy[0].double().numpy(),
-                                      rate, names)
-            notes += _reason_text(why, "noisy ")
-            row.update({f"noisy_{n}": base[n] for n in names})
-            row.update({f"delta_{n}": values[n] - base[n] for n in names})
-    except CspecError as exc:  # the file itself is unusable: every metric NaN with the loader's message
-        values = {n: math.nan for n in names}
-        if pair.noisy:
-            row.update({f"noisy_{n}": math.nan for n in names} | {f"delta_{n}": math.nan for n in names})
-        notes = [f"all: {exc}"]
-    row.update(values)
+        noisy = load(pair.noisy, sr=rate, mono=True)[0] if pair.noisy else None
+    except Exception as exc:  # noqa: BLE001 - the file itself is unusable: every metric NaN with the reason
+        yield ("failed", str(exc) if isinstance(exc, CspecError) else f"{type(exc).__name__}: {exc}")
+        return
+    yield ("loaded",)
+    r = None if ref is None else ref[0].double().numpy()
+    signals = {"est": est[0].double().numpy(), "noisy": None if noisy is None else noisy[0].double().numpy()}
+    done = {phase: dict(v) for phase, v in (known or {}).items()}
+    for phase, group, members in plan(pair, names):
+        if (phase, group) in skip:
+            continue
+        values, reasons = score_group(group, members, r, signals[phase], rate, done.setdefault(phase, {}))
+        done[phase].update(values)
+        yield ("part", phase, group, values, reasons)
+
+
+def build_row(pair: Pair, names: tuple[str, ...], parts: dict, failed: str | None = None) -> dict:
+    """The per-file row from the steps' results ``{(phase, group): (values, reasons)}`` or a file failure."""
+    row: dict = {"file": pair.name}
+    phases = ("est", "noisy") if pair.noisy else ("est",)
+    values = {phase: {n: math.nan for n in names} for phase in phases}
+    reasons: dict[str, dict[str, str]] = {phase: {} for phase in phases}
+    if failed is None:
+        for phase, group, _members in plan(pair, names):
+            got, why = parts[(phase, group)]
+            values[phase].update(got)
+            reasons[phase].update(why)
+    row.update(values["est"])
+    if pair.noisy:
+        row.update({f"noisy_{n}": values["noisy"][n] for n in names})
+        row.update({f"delta_{n}": values["est"][n] - values["noisy"][n] for n in names})
+    notes = [f"all: {failed}"] if failed is not None else (
+        _reason_text(reasons["est"]) + (_reason_text(reasons["noisy"], "noisy ") if pair.noisy else []))
     row["reason"] = "; ".join(notes)
     return row
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-@contextmanager
-def _blas_one_thread():
-    """Limit the already loaded BLAS/OpenMP pools to one thread (threadpoolctl, when installed)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1):
-        yield
-
-
-@contextmanager
-def _one_thread_env():
-    """Children inherit one-thread settings for OpenMP/BLAS/numba (spawned workers read them at import)."""
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update({k: "1" for k in _THREAD_VARS})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def score_pair(pair: Pair, names: tuple[str, ...]) -> dict:
+    """One per-file row, computed in this process: the metrics of ``pair`` (and of its noisy input and the
+    improvement, if given). :func:`evaluate_pairs` runs the same steps in processes that may crash."""
+    parts, failed = {}, None
+    for msg in score_parts(pair, names):
+        if msg[0] == "failed":
+            failed = msg[1]
+        elif msg[0] == "part":
+            parts[(msg[1], msg[2])] = (msg[3], msg[4])
+    return build_row(pair, names, parts, failed)
 
 
 def evaluate_pairs(
-    pairs: list[Pair], names: tuple[str, ...], jobs: int = 1, on_done: Callable[[dict], None] | None = None
+    pairs: list[Pair],
+    names: tuple[str, ...],
+    jobs: int = 1,
+    on_done: Callable[[dict], None] | None = None,
+    *,
+    worker_init: Callable[[], None] | None = None,
 ) -> list[dict]:
-    """Score every pair; ``jobs`` > 1 uses that many spawned processes, each with one torch/BLAS thread.
+    """Score every pair in ``jobs`` worker processes (spawned, one torch/BLAS thread each; ``jobs=1`` too).
 
-    ``on_done(row)`` is called as each file finishes (for a progress bar). Rows come back in ``pairs`` order.
+    A worker that dies (a segfault in a metric's C code, the out-of-memory killer) costs only the computation it
+    was running: that metric of that file gets NaN with the reason ``crashed (signal 11)``, a fresh worker
+    takes over, and every other value is kept (:mod:`cspec.metrics.workers`). ``on_done(row)`` is called as
+    each file finishes (for a progress bar); rows come back in ``pairs`` order. ``worker_init`` is a picklable
+    function that each worker calls once at start. As with any spawned process, a script calling this must
+    guard its entry point with ``if __name__ == "__main__":``.
     """
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
-    rows: list[dict | None] = [None] * len(pairs)
-    if jobs == 1 or len(pairs) <= 1:
-        import torch
+    from cspec.metrics.workers import run_pool
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with _blas_one_thread():  # the same arithmetic as the workers: identical numbers for any --jobs
-                for i, pair in enumerate(pairs):
-                    rows[i] = score_pair(pair, names)
-                    if on_done:
-                        on_done(rows[i])
-        finally:
-            torch.set_num_threads(threads)
-        return rows  # type: ignore[return-value]
-    ctx = multiprocessing.get_context("spawn")
-    try:
-        with _one_thread_env(), ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker) as pool:
-            futures = {pool.submit(score_pair, pair, names): i for i, pair in enumerate(pairs)}
-            for fut in as_completed(futures):
-                rows[futures[fut]] = fut.result()
-                if on_done:
-                    on_done(rows[futures[fut]])
-    except BrokenProcessPool:
-        raise CspecError("a worker process died (out of memory?); run again with fewer --jobs") from None
-    return rows  # type: ignore[return-value]
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"--jobs must be a positive integer, got {jobs!r}")
+    return run_pool(pairs, names, jobs, on_done, worker_init)
 
 
 @dataclass(frozen=True)
@@ -227,6 +215,11 @@ def summarize(rows: list[dict], names: tuple[str, ...]) -> list[Summary]:
     """One :class:`Summary` per metric column (and per ``noisy_``/``delta_`` column when present)."""
     present = [c for c in columns(names, True)[1:-1] if rows and c in rows[0]]
     return [_summary(c, [r[c] for r in rows]) for c in present]
+
+
+def all_nan(rows: list[dict], names: tuple[str, ...]) -> bool:
+    """True when not one value of ``names`` in ``rows`` is a number (nothing at all could be scored)."""
+    return all(math.isnan(row[n]) for row in rows for n in names)
 
 
 def write_csv(rows: list[dict], path: str | os.PathLike, names: tuple[str, ...]) -> Path:
