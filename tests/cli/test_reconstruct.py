@@ -221,3 +221,21 @@ def test_long_path_resamples_and_mixes_down_like_the_whole_path(clip, tmp_path, 
     assert rc == 0 and "block-wise" in b["method"] and "2 channels mixed down" in b["input"]
     assert sr == 16000 and est.shape == ref.shape
     assert float(b["SC"].split()[0]) == pytest.approx(_sc_db(ref, est, 400, 100), abs=0.02)
+
+
+def test_long_files_score_pesq_in_pieces_near_the_whole_signal_score(tmp_path, capsys, monkeypatch):
+    """PESQ of a long file is scored in pieces ended where cspec.metrics' own segmentation cuts (never the
+    whole signals at once); their duration-weighted mean is the whole-signal PESQ within 0.05."""
+    import cspec.cli.reconstruct as cli
+    from cspec.metrics.intrusive import pesq as cspec_pesq
+
+    monkeypatch.setattr(cli, "PESQ_PIECE_SECONDS", 8.0)
+    monkeypatch.setattr(cli, "_PIECE_SLACK", 12.0)
+    speech, sr = sf.read(SPEECH, dtype="float32")
+    src = tmp_path / "speech26.wav"
+    sf.write(src, np.concatenate([speech, 0.5 * speech]), sr, subtype="PCM_16")
+    out = tmp_path / "o.wav"
+    rc, lines = _run(capsys, src, "-o", out, "--method", "fgla", "--iters", "5", "--block", "10")
+    assert rc == 0 and "block-wise" in lines["method"] and "mean of 2 pieces of >= 8 s" in lines["PESQ"]
+    ref, est = sf.read(src, dtype="float32")[0], sf.read(out, dtype="float32")[0]
+    assert float(lines["PESQ"].split()[0]) == pytest.approx(float(cspec_pesq(ref, est, sr)), abs=0.05)

@@ -151,64 +151,129 @@ def _whole(args, src: Path, out: Path, cfg: STFTConfig) -> tuple:
 
 def _long(args, src: Path, out: Path, cfg: STFTConfig, block: int, context: int) -> tuple:
     """Read, reconstruct and write block by block, then score block by block: memory bounded by a block."""
-    rate, read = cfg.sample_rate, 1 << 16
+    rate = cfg.sample_rate
     rec = BlockReconstructor(args.method, cfg, args.iters, block, context, seed=args.seed)
     frames, total = FrameStream(cfg), 0
     torch.manual_seed(args.seed)
     start = time.perf_counter()
     with torch.inference_mode(), audio.BlockWriter(out, rate, 1, overwrite=args.overwrite, protect=(src,),
                                                    **_writer_options(src)) as writer:
-        for x in mono_blocks(src, rate, read):
+        for x in mono_blocks(src, rate, _READ):
             total += x.shape[0]
             y = rec.push(frames.push(x).abs())
             if y.numel():
                 writer.write(y[None])
         writer.write(torch.cat([rec.push(frames.finish().abs()), rec.finish(total)])[None])
     elapsed = time.perf_counter() - start
-    sc_db, ref, est = _score_stream(src, out, cfg, total, keep=rate in (8000, 16000))
-    score = pesq_score(ref, est, rate) if ref is not None else pesq_score(None, None, rate)
+    sc_db, score = _score_stream(src, out, cfg)
     note = f", block-wise: {rec.blocks} blocks of {args.block:g} s with {CONTEXT_SECONDS:g} s look-ahead"
     return total, writer.frames, sc_db, score, elapsed, note
 
 
-def _score_stream(src: Path, out: Path, cfg: STFTConfig, total: int, keep: bool):
-    """Spectral convergence of OUT against IN's magnitude, frame block by frame block; with ``keep``, also the two
-    signals as float32 arrays for PESQ (filled in place: the only copies of them held)."""
-    ref_all = np.empty(total, np.float32) if keep else None
-    est_all = np.empty(total, np.float32) if keep else None
-    ref_fs, est_fs = FrameStream(cfg), FrameStream(cfg)
-    pending = [torch.zeros(cfg.n_freqs, 0), torch.zeros(cfg.n_freqs, 0)]
-    sums = [0.0, 0.0]  # || |S| - |E| ||^2, || |S| ||^2
+_READ = 1 << 16  # frames of a file read at a time
+#: a long file's PESQ is the duration-weighted mean over pieces of about this many seconds
+PESQ_PIECE_SECONDS = 300.0
+_PIECE_SLACK = 30.0  # seconds held beyond a piece, to find where it ends
 
-    def consume(new_r: torch.Tensor, new_e: torch.Tensor) -> None:
-        pending[0] = torch.cat([pending[0], new_r.abs()], -1)
-        pending[1] = torch.cat([pending[1], new_e.abs()], -1)
-        n = min(pending[0].shape[-1], pending[1].shape[-1])
-        r, e = pending[0][:, :n].double(), pending[1][:, :n].double()
+
+def _paired(a, b):
+    """Two streams of 1-D blocks as pairs of equal-length blocks, until the shorter stream ends."""
+    its, left = (iter(a), iter(b)), [torch.zeros(0), torch.zeros(0)]
+    while True:
+        for i in (0, 1):
+            while left[i].shape[0] < _READ:
+                x = next(its[i], None)
+                if x is None:
+                    break
+                left[i] = torch.cat([left[i], x])
+        n = min(left[0].shape[0], left[1].shape[0])
+        if n == 0:
+            return
+        yield left[0][:n], left[1][:n]
+        left = [left[0][n:], left[1][n:]]
+
+
+def _score_stream(src: Path, out: Path, cfg: STFTConfig) -> tuple[float, tuple[float | None, str]]:
+    """Spectral convergence of OUT against IN's magnitude and PESQ, a block at a time.
+
+    SC accumulates its two sums of squares over the frames; PESQ (:func:`pesq_score`) scores consecutive
+    pieces of about :data:`PESQ_PIECE_SECONDS`, ended where :func:`cspec.metrics.intrusive.pesq` would cut its own
+    segments anyway (so a piece holds whole segments), and averages them weighted by their duration: the signals
+    are never held whole."""
+    sr = cfg.sample_rate
+    ref_fs, est_fs = FrameStream(cfg), FrameStream(cfg)
+    sums = [0.0, 0.0]  # || |S| - |E| ||^2, || |S| ||^2
+    pieces = _PesqPieces(sr) if sr in (8000, 16000) else None
+
+    def add(r: torch.Tensor, e: torch.Tensor) -> None:
+        r, e = r.abs().double(), e.abs().double()
         sums[0] += float((r - e).square().sum())
         sums[1] += float(r.square().sum())
-        pending[0], pending[1] = pending[0][:, n:], pending[1][:, n:]
 
-    refs, ests = mono_blocks(src, cfg.sample_rate, 1 << 16), (b[0] for b in audio.blocks(out, 1 << 16))
-    pos = [0, 0]
-    done = [False, False]
-    while not all(done):
-        got = []
-        for i, (arr, fs, it) in enumerate(((ref_all, ref_fs, refs), (est_all, est_fs, ests))):
-            x = None if done[i] else next(it, None)
-            if x is None:
-                done[i] = True
-                got.append(torch.zeros(cfg.n_freqs, 0, dtype=torch.complex64))
-                continue
-            if arr is not None:
-                n = min(x.shape[0], total - pos[i])
-                arr[pos[i]: pos[i] + n] = x[:n].numpy()
-            pos[i] += x.shape[0]
-            got.append(fs.push(x))
-        consume(*got)
-    consume(ref_fs.finish(), est_fs.finish())
+    refs, ests = mono_blocks(src, sr, _READ), (b[0] for b in audio.blocks(out, _READ))
+    for r, e in _paired(refs, ests):
+        add(ref_fs.push(r), est_fs.push(e))
+        if pieces is not None:
+            pieces.add(r.numpy(), e.numpy())
+    add(ref_fs.finish(), est_fs.finish())
     sc_db = 20 * math.log10(max(math.sqrt(sums[0]) / max(math.sqrt(sums[1]), 1e-12), 1e-12))
-    return sc_db, ref_all, est_all
+    return sc_db, pieces.finish() if pieces is not None else pesq_score(None, None, sr)
+
+
+class _PesqPieces:
+    """PESQ of a long pair pushed in blocks: pieces of about :data:`PESQ_PIECE_SECONDS` scored as they fill."""
+
+    def __init__(self, sr: int) -> None:
+        self.sr, self.ref, self.est, self.held = sr, [], [], 0
+        self.scores: list[tuple[float, int]] = []
+        self.fail: str | None = None
+        self.note = ""
+
+    def add(self, r: np.ndarray, e: np.ndarray) -> None:
+        self.ref.append(r.copy())
+        self.est.append(e.copy())
+        self.held += r.shape[0]
+        if self.held >= (PESQ_PIECE_SECONDS + _PIECE_SLACK) * self.sr:
+            ref, est = np.concatenate(self.ref), np.concatenate(self.est)
+            cut = self._cut(ref)
+            self._score(ref[:cut], est[:cut])
+            self.ref, self.est, self.held = [ref[cut:]], [est[cut:]], ref.shape[0] - cut
+
+    def _cut(self, ref: np.ndarray) -> int:
+        """The last cut of PESQ's own segmentation after PESQ_PIECE_SECONDS that the rest of the signal cannot move
+        (its segment fits with 15 s to spare); a fixed length where that segmentation is not available."""
+        fixed = int(PESQ_PIECE_SECONDS * self.sr)
+        try:
+            from cspec.metrics.intrusive import pesq_segments
+        except ImportError:
+            return fixed
+        if self.sr != 16000:
+            return fixed
+        starts = [a for a, _ in pesq_segments(ref, self.sr)]
+        safe = [a for a, nxt in zip(starts, starts[1:]) if nxt + 16 * self.sr <= ref.shape[0] and a >= fixed]
+        return (safe[0] if safe else fixed) if starts[1:] else fixed
+
+    def _score(self, ref: np.ndarray, est: np.ndarray) -> None:
+        from cspec.metrics._common import SILENCE
+
+        if self.fail is not None or ref.shape[0] == 0 or np.abs(ref).max() < SILENCE:
+            return  # nothing to score in a silent piece
+        value, note = pesq_score(ref, est, self.sr)
+        if value is None:
+            self.fail = note
+        else:
+            self.scores.append((value, ref.shape[0]))
+            self.note = note
+
+    def finish(self) -> tuple[float | None, str]:
+        if self.ref:
+            self._score(np.concatenate(self.ref), np.concatenate(self.est))
+        if self.fail is not None or not self.scores:
+            return None, self.fail or "n/a: the reference is silent"
+        value = sum(v * n for v, n in self.scores) / sum(n for _, n in self.scores)
+        pieces = f", duration-weighted mean of {len(self.scores)} pieces of >= {PESQ_PIECE_SECONDS:g} s" \
+            if len(self.scores) > 1 else ""
+        return float(value), self.note + pieces
 
 
 def run(args: argparse.Namespace) -> int:
