@@ -42,15 +42,22 @@ class MetricError(CspecError, ValueError):
     """A metric cannot be computed on this clip; the message says why (and :func:`evaluate` records it)."""
 
 
-def as_rows(x, name: str = "signal") -> tuple[np.ndarray, tuple[int, ...], bool]:
-    """``x`` as a float64 ``(batch, samples)`` NumPy matrix, its leading shape, and whether it was a tensor."""
+def as_rows(x, name: str = "signal", dtype=np.float64) -> tuple[np.ndarray, tuple[int, ...], bool]:
+    """``x`` as a ``(batch, samples)`` NumPy matrix, its leading shape, and whether it was a tensor.
+
+    ``dtype=None`` keeps float32 or float64 input as it is (no copy of a long file; PESQ works in float32
+    anyway); anything else is converted to ``dtype``.
+    """
     is_torch = isinstance(x, torch.Tensor)
     if is_torch:
         if x.is_complex():
             raise MetricError(f"{name}: expected a real waveform (..., samples), got a complex tensor")
-        arr = x.detach().to("cpu", torch.float64).numpy()
+        keep = dtype is None and x.dtype in (torch.float32, torch.float64)
+        arr = x.detach().to("cpu").numpy() if keep else x.detach().to("cpu", torch.float64).numpy()
     else:
-        arr = np.asarray(x, dtype=np.float64)
+        arr = np.asarray(x)
+        if not (dtype is None and arr.dtype in (np.float32, np.float64)):
+            arr = arr.astype(np.float64 if dtype is None else dtype, copy=False)
     if arr.ndim == 0:
         raise MetricError(f"{name}: expected a waveform of shape (..., samples), got a scalar")
     return arr.reshape(-1, arr.shape[-1]), arr.shape[:-1], is_torch
@@ -100,15 +107,16 @@ def check_lengths(n_ref: int, n_est: int, sr: int) -> int:
     return min(n_ref, n_est)
 
 
-def pair_rows(ref, est, sr: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], bool]:
+def pair_rows(ref, est, sr: int, dtype=np.float64) -> tuple[np.ndarray, np.ndarray, tuple[int, ...], bool]:
     """Convert a reference/estimate pair to matching row matrices (leading shapes must broadcast).
 
     Lengths within :data:`LENGTH_TOLERANCE_SECONDS` of each other are cut to the shorter one; a larger
     difference raises :class:`MetricError` (a 1-sample estimate must not be scored against its first sample).
+    ``dtype`` as in :func:`as_rows`.
     """
     sr = check_rate(sr)
-    r, lead_r, t_r = as_rows(ref, "reference")
-    e, lead_e, t_e = as_rows(est, "estimate")
+    r, lead_r, t_r = as_rows(ref, "reference", dtype)
+    e, lead_e, t_e = as_rows(est, "estimate", dtype)
     if r.shape[-1] != e.shape[-1]:
         n = check_lengths(r.shape[-1], e.shape[-1], sr)
         r, e = r[:, :n], e[:, :n]
@@ -136,10 +144,9 @@ def check_clip(
             continue
         if x.shape[-1] == 0:
             raise MetricError(f"{name} is empty")
-        bad = ~np.isfinite(x)
-        if bad.any():
-            raise MetricError(f"{name} holds {int(bad.sum())} NaN/Inf samples")
-        if check_silence and np.max(np.abs(x)) < SILENCE:
+        if not np.isfinite(x).all():
+            raise MetricError(f"{name} holds {int((~np.isfinite(x)).sum())} NaN/Inf samples")
+        if check_silence and max(x.max(), -x.min()) < SILENCE:
             raise MetricError(f"{name} is silent")
     n = est.shape[-1]
     if n < min_seconds * sr:
