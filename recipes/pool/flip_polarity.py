@@ -37,7 +37,7 @@ def mean_scale(model, files: list[tuple[Path, Path]]) -> float:
         s = load(ref, sr=model.sample_rate, mono=True)[0]
         with torch.no_grad():
             y = model(x)["wave"][..., : s.shape[-1]]
-        values.append(float(metric_scale(s[0].double().numpy(), y[0].double().numpy())))
+        values.append(float(metric_scale(s[0].double().numpy(), y[0].double().numpy(), model.sample_rate)))
     return sum(values) / max(len(values), 1)
 
 
