@@ -1,5 +1,10 @@
 """Benchmark of ``cspec eval --jobs``: wall time of scoring N pairs with 1 and with 2 worker processes.
 
+Since issue #20 every ``--jobs`` value, 1 included, scores in crash-safe spawned workers
+(:mod:`cspec.metrics.workers`: a segfault in a metric's C code costs that metric of that file only);
+``--jobs inline`` times the same rows computed in this process (``score_pair`` in a loop, one BLAS thread, not
+crash-safe: what ``--jobs 1`` did before) to show what the safety costs.
+
 The N pairs are made from the 15 real pairs of ``$CSPEC_DATA/dev_pairs`` (default ``../shared/data``): pair
 ``i`` is a crop of ``--seconds`` seconds of dev pair ``i % 15`` starting ``(i // 15) * 0.5`` s in (a short
 pair is repeated to length), and the "estimate" is the noisy file, so every metric is computed on real
@@ -27,7 +32,7 @@ import soundfile as sf
 from _results import cpu_name, write_section
 
 from cspec.metrics.registry import resolve, versions
-from cspec.metrics.report import evaluate_pairs, pair_folders
+from cspec.metrics.report import evaluate_pairs, pair_folders, score_pair
 
 SECTION = "## Evaluation"
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,16 +69,32 @@ def _close(a, b) -> bool:
     return (a != a and b != b) or abs(a - b) <= 1e-9
 
 
+def inline(pairs, names) -> list[dict]:
+    """The rows computed in this process on one torch/BLAS thread (no worker, no crash safety)."""
+    import torch
+
+    from cspec.metrics.workers import _blas_one_thread
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with _blas_one_thread():
+            return [score_pair(p, names) for p in pairs]
+    finally:
+        torch.set_num_threads(threads)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pairs", type=int, default=100)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--metrics", default="default", help="comma-separated metric names (default: the default set)")
-    p.add_argument("--jobs", default="1,2", help="comma-separated worker counts to time")
+    p.add_argument("--jobs", default="inline,1,2",
+                   help="comma-separated worker counts to time; 'inline': in this process, without workers")
     p.add_argument("--out", type=Path, default=None, help="markdown file whose '## Evaluation' is replaced")
     args = p.parse_args()
     names = resolve(args.metrics)
-    jobs = [int(j) for j in args.jobs.split(",")]
+    jobs = [j.strip() if j.strip() == "inline" else int(j) for j in args.jobs.split(",")]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         make_pairs(Path(tmp), args.pairs, args.seconds)
@@ -83,7 +104,7 @@ def main() -> None:
             load = os.getloadavg()[0]
             cpu0 = _cpu_seconds()
             t0 = time.perf_counter()
-            rows = evaluate_pairs(pairs, names, jobs=j)
+            rows = inline(pairs, names) if j == "inline" else evaluate_pairs(pairs, names, jobs=j)
             wall = time.perf_counter() - t0
             cpu = _cpu_seconds() - cpu0
             if reference_rows is None:
@@ -106,7 +127,9 @@ def main() -> None:
         f"{args.pairs} pairs of {args.seconds:g} s cropped from the 15 real dev pairs (estimate = the noisy file); "
         f"metrics: {', '.join(names)}. Wall time includes starting the spawned workers (one torch/BLAS thread "
         "each); CPU / wall is the number of cores the run actually got (2 at most here), and the load average "
-        "before each run shows how busy the machine was with other jobs.", "",
+        "before each run shows how busy the machine was with other jobs. `inline` computes the same rows in the "
+        "benchmark's own process (no worker: what `--jobs 1` did before issue #20, when a segfault in a metric's "
+        "C code took the whole report down); every `--jobs N` runs crash-safe workers.", "",
         "| --jobs | wall time (s) | s / pair | speed-up | CPU time (s) | CPU / wall | load avg before | "
         "same numbers (1e-9) |",
         "|---:|---:|---:|---:|---:|---:|---:|---|",

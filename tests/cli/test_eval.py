@@ -216,3 +216,12 @@ def test_a_crashing_metric_keeps_the_report(folders, tmp_path, monkeypatch, caps
     assert rows["crashes"]["pesq_wb"] == "nan" and rows["crashes"]["reason"] == "pesq_wb: crashed (signal 11)"
     assert math.isfinite(float(rows["crashes"]["si_sdr"])) and math.isfinite(float(rows["fine"]["pesq_wb"]))
     assert "crashes: pesq_wb: crashed (signal 11)" in capsys.readouterr().out
+
+
+def test_an_unwritable_csv_is_refused_before_scoring(folders, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    for target, why in ((tmp_path / "afile" / "s.csv", "not a directory"), (tmp_path, "is a folder")):
+        code = main(["eval", "--ref", str(folders / "ref"), "--est", str(folders / "est"), "--metrics", "si_sdr",
+                     "--csv", str(target)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and str(target) in err[0] and why in err[0], err

@@ -109,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     pairs = pair_folders(args.est, args.ref, args.noisy)
+    if args.csv:  # find out before scoring, not after minutes of work
+        from pathlib import Path
+
+        from cspec.audio.fs import check_writable
+
+        if Path(args.csv).is_dir():
+            raise ConfigError(f"--csv {args.csv}: cannot write (is a folder)")
+        check_writable(args.csv)
     jobs = args.jobs
     columns = [TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
