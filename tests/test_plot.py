@@ -192,3 +192,65 @@ def test_segment_keeps_the_time_axis():
                         ({"start": 1.99}, "too few"), ({"start": 1.6}, "signal 2 ends before 1.6 s")]:
         with pytest.raises(ConfigError, match=msg):
             figure([wave, wave[:24000]] if kwargs.get("start") != 1.99 else [wave], SR, panels="spec", **kwargs)
+
+
+def _speechlike(seconds: float, seed: int = 0) -> torch.Tensor:
+    """Tones that glide and switch on and off, plus a click and low noise: every panel has something to show."""
+    t = torch.arange(int(seconds * SR), dtype=torch.float64) / SR
+    gen = torch.Generator().manual_seed(seed)
+    x = 0.4 * torch.sin(2 * math.pi * (300 + 200 * t) * t) * (torch.sin(2 * math.pi * 1.3 * t) > 0)
+    x = x + 0.2 * torch.sin(2 * math.pi * 2210 * t) + 1e-3 * torch.randn(t.shape[0], generator=gen, dtype=torch.float64)
+    x[int(0.37 * SR)] += 0.8
+    return x.float()
+
+
+@pytest.mark.parametrize("preset", ["mpsenet", "cmgan"])  # Hann: reassignment IF; Hamming: the phase-vocoder IF
+@pytest.mark.parametrize("step", [1, 4])
+def test_long_columns_are_the_frames_pooled_and_decimated(preset, step):
+    """Block by block, in columns of `step` frames: spec is the max of the column's magnitudes, phase/GD/IF are the
+    middle frame's values of the whole-signal computation (step 1: all of them, so the panels are unchanged)."""
+    from cspec.plot.figure import _panel_data
+    from cspec.plot.long import summarize
+    from cspec.spectral.stft import get_preset
+
+    cfg = get_preset(preset)
+    x = _speechlike(1.23)
+    exact = _panel_data(x, SR, cfg, PANELS)
+    long = summarize(x.split(777), x.shape[0], SR, cfg, PANELS, step)
+    frames = exact["mag"].shape[1]
+    cols = -(-frames // step)
+    middle = np.minimum(np.arange(cols) * step + step // 2, frames - 1)
+    pooled = np.stack([exact["mag"][:, c * step:(c + 1) * step].max(1) for c in range(cols)], 1)
+    np.testing.assert_allclose(long["mag"], pooled, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(long["rep"], exact["mag"][:, middle], rtol=1e-9, atol=1e-12)
+    shown = exact["mag"][:, middle] > 10 ** (-50 / 20) * exact["mag"].max()  # what the -50 dB mask leaves
+    for key in ("phase", "gd", "if"):
+        np.testing.assert_allclose(long[key][shown], exact[key][:, middle][shown], rtol=0, atol=1e-6)
+    assert long["n"] == x.shape[0] and long["peak"] == float(x.abs().max()) and long["step"] == step
+    t, lo, hi = _envelope(x.numpy(), SR)
+    np.testing.assert_array_equal(long["env"][1], lo)
+    np.testing.assert_array_equal(long["env"][0], t)
+
+
+def test_long_files_are_drawn_in_columns_read_block_by_block(tmp_path, monkeypatch):
+    """A signal past EXACT_FRAMES is drawn from at most COLUMNS columns; plot_files reads the file in blocks
+    (never whole) and draws the same figure as the in-memory path, spanning the whole duration."""
+    import cspec.plot.files as files
+    import cspec.plot.long as long
+
+    monkeypatch.setattr(long, "EXACT_FRAMES", 300)
+    monkeypatch.setattr(long, "COLUMNS", 100)
+    x = _speechlike(2.5)  # 401 frames -> 5 frames per column, 81 columns
+    path = tmp_path / "long.wav"
+    sf.write(path, x.numpy(), SR, subtype="FLOAT")
+    fig = figure([x], SR, names=["long.wav"])
+    ax = _grid(fig, 5, 1)
+    assert ax[0][0].get_title() == "long.wav\n16 kHz, 2.50 s, 5 frames per column"
+    spec = ax[1][0].images[0]
+    assert spec.get_array().shape == (NFFT // 2 + 1, 81)
+    assert spec.get_extent()[1] == pytest.approx((81 * 5 - 1) * HOP / SR + HOP / SR / 2)
+    assert ax[1][0].get_xlim() == pytest.approx((-HOP / SR / 2, 2.5))
+    assert float(spec.get_array().max()) == pytest.approx(0.0, abs=1e-9)  # 0 dB: the loudest pooled bin
+    monkeypatch.setattr(files, "load_signals", None)  # the long path must not load the files whole
+    out = plot_files([path], tmp_path / "file.png")
+    assert out.read_bytes() == save_figure(fig, tmp_path / "memory.png").read_bytes()

@@ -24,6 +24,7 @@ from cspec.errors import ConfigError
 from cspec.metrics.spectral import spectral_convergence_db
 from cspec.phase import METHODS as _METHOD_SOURCES
 from cspec.phase import reconstruct
+from cspec.phase._threads import intra_op_threads
 from cspec.phase.blockwise import BLOCK_SECONDS, CONTEXT_SECONDS, BlockReconstructor, block_frames
 from cspec.phase.streams import FrameStream, mono_blocks
 from cspec.spectral.stft import STFTConfig, get_preset, list_presets, n_frames, stft
@@ -285,7 +286,8 @@ def run(args: argparse.Namespace) -> int:
     block, context = block_frames(cfg, block_s, CONTEXT_SECONDS) if block_s > 0 else (0, 0)
     expected = math.ceil(header.frames * cfg.sample_rate / header.samplerate)  # samples at the preset's rate
     if block and header.frames > 0 and n_frames(expected, cfg) > block + context:
-        length, n_out, sc_db, (pesq_value, pesq_note), elapsed, note = _long(args, src, out, cfg, block, context)
+        with intra_op_threads(1):  # block-sized work: threads gain little and stall beside a busy core
+            length, n_out, sc_db, (pesq_value, pesq_note), elapsed, note = _long(args, src, out, cfg, block, context)
     else:
         length, n_out, sc_db, (pesq_value, pesq_note), elapsed, note = _whole(args, src, out, cfg)
     seconds = length / cfg.sample_rate

@@ -21,7 +21,7 @@ import torch
 from cspec.errors import ConfigError
 from cspec.spectral.stft import STFTConfig, _padded_window, get_preset
 
-__all__ = ["FrameStream", "OverlapAddStream", "mono_blocks"]
+__all__ = ["PaddedStream", "FrameStream", "OverlapAddStream", "mono_blocks"]
 
 
 def mono_blocks(path: str | os.PathLike, rate: int, block: int = 1 << 17) -> Iterator[torch.Tensor]:
@@ -49,46 +49,32 @@ def mono_blocks(path: str | os.PathLike, rate: int, block: int = 1 << 17) -> Ite
             yield torch.from_numpy(tail.copy())
 
 
-class FrameStream:
-    """Push samples ``(n,)``, get the finished STFT frames ``(freq, m)`` (complex); :meth:`finish` gives the rest.
+class PaddedStream:
+    """Push samples ``(n,)``, get the centre-padded signal that :func:`~cspec.spectral.stft.stft` frames.
 
-    The concatenated frames equal ``stft(whole_signal, config)`` up to float rounding (the same window, FFT size
-    and padding), with the same frame count.  The signal must hold more than ``n_fft // 2`` samples when the
-    config reflects its centre padding (as :func:`~cspec.spectral.stft.stft` requires).
+    With ``center``, the output starts with the reflection of samples ``1 .. n_fft // 2`` (or zeros) and
+    :meth:`finish` ends it with the reflection of the last ones; without, samples pass through unchanged.
     """
 
     def __init__(self, config: STFTConfig | str, dtype: torch.dtype = torch.float32) -> None:
         self.cfg = cfg = get_preset(config)
         self.half = cfg.n_fft // 2 if cfg.center else 0
-        self.window = _padded_window(cfg, None, dtype)
         self.dtype = dtype
         self.samples = 0  # pushed so far
-        self._buf = torch.zeros(0, dtype=dtype)  # padded-timeline samples from the next frame's start on
         self._head: torch.Tensor | None = torch.zeros(0, dtype=dtype) if cfg.center else None  # before padding
         self._last = torch.zeros(0, dtype=dtype)  # the last half + 1 samples pushed (for the right padding)
-
-    def _frames(self) -> torch.Tensor:
-        n, hop = self.cfg.n_fft, self.cfg.hop_length
-        count = 0 if self._buf.shape[0] < n else 1 + (self._buf.shape[0] - n) // hop
-        if count == 0:
-            return torch.zeros(self.cfg.n_freqs, 0, dtype=torch.complex128 if self.dtype == torch.float64
-                               else torch.complex64)
-        used = self._buf[: n + hop * (count - 1)]
-        frames = torch.fft.rfft(used.unfold(0, n, hop) * self.window, dim=-1).T
-        self._buf = self._buf[hop * count:].clone()
-        return frames
 
     def push(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x).reshape(-1).to(self.dtype)
         self.samples += x.shape[0]
-        self._last = torch.cat([self._last, x])[-(self.half + 1):]
-        if self._head is not None:  # the left padding needs the first half + 1 samples
-            self._head = torch.cat([self._head, x])
-            if self._head.shape[0] <= self.half:
-                return self._frames()
-            x, self._head = self._pad_left(self._head), None
-        self._buf = torch.cat([self._buf, x])
-        return self._frames()
+        self._last = torch.cat([self._last[-(self.half + 1):], x[-(self.half + 1):]])[-(self.half + 1):]
+        if self._head is None:
+            return x
+        self._head = torch.cat([self._head, x])  # the left padding needs the first half + 1 samples
+        if self._head.shape[0] <= self.half:
+            return x[:0]
+        x, self._head = self._pad_left(self._head), None
+        return x
 
     def _pad_left(self, head: torch.Tensor) -> torch.Tensor:
         if self.cfg.pad_mode == "reflect":
@@ -96,18 +82,56 @@ class FrameStream:
         return torch.cat([head.new_zeros(self.half), head])
 
     def finish(self) -> torch.Tensor:
-        """The last frames (those that need the right padding); the stream is done afterwards."""
+        """The rest of the padded signal (its right padding); the stream is done afterwards."""
         if self.samples == 0 or (self.cfg.center and self.cfg.pad_mode == "reflect" and self.samples <= self.half):
             raise ConfigError(f"a signal of {self.samples} samples is too short for n_fft={self.cfg.n_fft} "
                               "with centre padding")
+        out = torch.zeros(0, dtype=self.dtype)
         if self._head is not None:
-            self._buf, self._head = self._pad_left(self._head), None
+            out, self._head = self._pad_left(self._head), None
         if self.cfg.center:
-            if self.cfg.pad_mode == "reflect":
-                tail = self._last[-(self.half + 1): -1].flip(0)
-            else:
-                tail = self._buf.new_zeros(self.half)
-            self._buf = torch.cat([self._buf, tail])
+            tail = self._last[-(self.half + 1): -1].flip(0) if self.cfg.pad_mode == "reflect" \
+                else out.new_zeros(self.half)
+            out = torch.cat([out, tail])
+        return out
+
+
+class FrameStream:
+    """Push samples ``(n,)``, get the finished STFT frames ``(freq, m)`` (complex); :meth:`finish` gives the rest.
+
+    The concatenated frames equal ``stft(whole_signal, config)`` (the same window, FFT size and padding, frame by
+    frame), with the same frame count.  The signal must hold more than ``n_fft // 2`` samples when the config
+    reflects its centre padding (as :func:`~cspec.spectral.stft.stft` requires).
+    """
+
+    def __init__(self, config: STFTConfig | str, dtype: torch.dtype = torch.float32) -> None:
+        self.cfg = get_preset(config)
+        self.window = _padded_window(self.cfg, None, dtype)
+        self.dtype = dtype
+        self._pad = PaddedStream(self.cfg, dtype)
+        self._buf = torch.zeros(0, dtype=dtype)  # padded samples from the next frame's start on
+
+    @property
+    def samples(self) -> int:
+        return self._pad.samples
+
+    def _frames(self) -> torch.Tensor:
+        n, hop = self.cfg.n_fft, self.cfg.hop_length
+        count = 0 if self._buf.shape[0] < n else 1 + (self._buf.shape[0] - n) // hop
+        if count == 0:
+            return torch.zeros(self.cfg.n_freqs, 0,
+                               dtype=torch.complex128 if self.dtype == torch.float64 else torch.complex64)
+        frames = torch.fft.rfft(self._buf[: n + hop * (count - 1)].unfold(0, n, hop) * self.window, dim=-1).T
+        self._buf = self._buf[hop * count:].clone()
+        return frames
+
+    def push(self, x: torch.Tensor) -> torch.Tensor:
+        self._buf = torch.cat([self._buf, self._pad.push(x)])
+        return self._frames()
+
+    def finish(self) -> torch.Tensor:
+        """The last frames (those that need the right padding); the stream is done afterwards."""
+        self._buf = torch.cat([self._buf, self._pad.finish()])
         return self._frames()
 
 

@@ -11,13 +11,15 @@ import torch
 
 from cspec import audio
 from cspec.errors import ConfigError
+from cspec.phase._threads import intra_op_threads
+from cspec.plot.long import column_step, summarize
 from cspec.spectral import features
-from cspec.spectral.stft import STFTConfig, get_preset, stft
+from cspec.spectral.stft import STFTConfig, get_preset, n_frames, stft
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not when the CLI starts
     from matplotlib.figure import Figure
 
-__all__ = ["PANELS", "DEFAULT_PANELS", "FIGURE_FORMATS", "figure", "parse_panels"]
+__all__ = ["PANELS", "DEFAULT_PANELS", "FIGURE_FORMATS", "figure", "draw", "parse_panels"]
 
 #: every panel, in the default order
 PANELS = ("wave", "spec", "phase", "gd", "if")
@@ -88,10 +90,14 @@ def _limits(data: list[dict], panels: Sequence[str], floor_db: float, mask_db: f
     """Add the dB panel and the masks to ``data``; return one colour range per panel, shared by all signals."""
     top = max((float(d["mag"].max()) for d in data), default=0.0)
     ref = top if top > 0 else 1.0
-    for d in data:  # dB re the loudest bin of all signals
-        d["spec"] = (features.log_magnitude(d["X"], eps=ref * 1e-10).numpy() - math.log(ref)) * (20 / math.log(10))
-        if mask_db is not None:
-            low = d["spec"] < mask_db
+    to_db = 20 / math.log(10)
+    for d in data:  # dB re the loudest bin of all signals (of the loudest frame of a column of a long signal)
+        if "X" in d:
+            d["spec"] = (features.log_magnitude(d["X"], eps=ref * 1e-10).numpy() - math.log(ref)) * to_db
+        else:
+            d["spec"] = (np.log(d["mag"] + ref * 1e-10) - math.log(ref)) * to_db
+        if mask_db is not None:  # a column's phase panels show its middle frame: masked by that frame's level
+            low = d["spec"] < mask_db if "rep" not in d else (np.log(d["rep"] + ref * 1e-10) - math.log(ref)) * to_db < mask_db
             for key in ("phase", "gd", "if"):
                 if key in d:
                     d[key] = np.where(low, np.nan, d[key])
@@ -136,11 +142,10 @@ def figure(
     Returns a :class:`matplotlib.figure.Figure` with an Agg canvas. ``fig.axes`` holds, row by row, the
     row's ``len(waves)`` panels followed by its colour bar (switched off in the waveform row). All panels
     share the time axis; the panels of a row share their y axis and their colour range.
-    """
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
+    Signals of more than :data:`cspec.plot.long.EXACT_FRAMES` frames are drawn in columns of several frames
+    (the loudest magnitude of each, the phase panels of its middle frame; see :mod:`cspec.plot.long`).
+    """
     panels, cfg = parse_panels(panels), get_preset(config)
     if sr <= 0:
         raise ConfigError(f"the sample rate must be positive, got {sr}")
@@ -150,7 +155,6 @@ def figure(
     sigs = [_mono(w)[i0:i1] for w in waves]
     if not sigs:
         raise ConfigError("nothing to plot: give at least one waveform")
-    t0 = i0 / sr  # time of the first sample drawn
     names = list(names) if names is not None else [f"signal {i + 1}" for i in range(len(sigs))]
     if len(names) != len(sigs):
         raise ConfigError(f"{len(names)} names for {len(sigs)} waveforms; give one name per waveform")
@@ -160,10 +164,31 @@ def figure(
         if cfg.center and sig.shape[0] <= cfg.n_fft // 2:
             raise ConfigError(f"{name}: {sig.shape[0]} samples are too few for n_fft={cfg.n_fft}; use a smaller preset")
     spectral = [p for p in panels if p != "wave"]
-    data = [_panel_data(sig, sr, cfg, panels) for sig in sigs] if spectral else []
-    limits = _limits(data, panels, floor_db, mask_db, sr, cfg)
+    step = column_step(max(n_frames(sig.shape[0], cfg) for sig in sigs))
+    if step == 1:  # frame by frame, as always
+        data = [dict(_panel_data(sig, sr, cfg, panels) if spectral else {}, n=sig.shape[0], step=1,
+                     peak=float(sig.abs().max()), env=_envelope(sig.numpy(), sr)) for sig in sigs]
+    else:  # a long signal: columns of `step` frames, computed block by block (cspec.plot.long)
+        with intra_op_threads(1):  # block-sized work: threads gain little and stall beside a busy core
+            data = [summarize(sig.split(1 << 16), sig.shape[0], sr, cfg, panels, step) for sig in sigs]
+    return draw(data, sr, names, cfg, panels, title, caption, floor_db, mask_db, figsize, dpi, i0 / sr,
+                bool(i0 or i1))
 
-    ncols, nrows, dur = len(sigs), len(panels), max(sig.shape[0] for sig in sigs) / sr
+
+def draw(data: list[dict], sr: int, names: Sequence[str], cfg: STFTConfig, panels: Sequence[str],
+         title: str | None, caption: str | None, floor_db: float, mask_db: float | None,
+         figsize: tuple[float, float] | None, dpi: int, t0: float = 0.0, segment: bool = False) -> Figure:
+    """Lay out the panels of signals already summarised (``n``, ``peak``, ``env``, ``step`` and the panel
+    arrays, as :func:`figure` or :func:`cspec.plot.long.summarize` make them); ``t0``: time of their first
+    sample; ``segment``: the titles give the time span rather than the duration."""
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    spectral = [p for p in panels if p != "wave"]
+    limits = _limits(data if spectral else [], panels, floor_db, mask_db, sr, cfg)
+
+    ncols, nrows, dur = len(data), len(panels), max(d["n"] for d in data) / sr
     heights = [0.6 if p == "wave" else 1.0 for p in panels]
     if figsize is None:
         col = min(max(4.0, 0.55 * dur), 8.0)  # inches per column, growing with the duration
@@ -171,16 +196,16 @@ def figure(
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(nrows, ncols + 1, width_ratios=[1.0] * ncols + [0.035], height_ratios=heights)
-    peak = max(float(sig.abs().max()) for sig in sigs) or 1.0
+    peak = max(d["peak"] for d in data) or 1.0
     nyq, half_bin, half_hop = sr / 2000.0, sr / cfg.n_fft / 2000.0, cfg.hop_length / sr / 2
     first = None
     for r, panel in enumerate(panels):
         row, image = [], None
-        for c, sig in enumerate(sigs):
+        for c, d in enumerate(data):
             ax = fig.add_subplot(grid[r, c], sharex=first, sharey=row[0] if row else None)
             first, row = first or ax, row + [ax]
             if panel == "wave":
-                t, lo, hi = _envelope(sig.numpy(), sr)
+                t, lo, hi = d["env"]
                 t = t + t0
                 if lo is hi:
                     ax.plot(t, lo, lw=0.5, color="tab:blue")
@@ -189,17 +214,19 @@ def figure(
                 ax.axhline(0.0, lw=0.4, color="0.6")
                 ax.set_ylim(-1.05 * peak, 1.05 * peak)
             else:
-                arr = data[c][panel]
+                arr = d[panel]
                 cmap = colormaps[_CMAP[panel]].with_extremes(bad="black")  # blanked bins, like the dB floor
                 image = ax.imshow(
                     arr, origin="lower", aspect="auto", cmap=cmap, vmin=limits[panel][0], vmax=limits[panel][1],
                     interpolation="antialiased" if panel == "spec" else "nearest",  # never average phases
-                    extent=(t0 - half_hop, t0 + (arr.shape[1] - 1) * cfg.hop_length / sr + half_hop,
+                    extent=(t0 - half_hop, t0 + (arr.shape[1] * d["step"] - 1) * cfg.hop_length / sr + half_hop,
                             -half_bin, nyq + half_bin),
                 )
                 ax.set_ylim(0.0, nyq)
             if r == 0:
-                span = f"{t0:.2f}-{t0 + sig.shape[0] / sr:.2f} s" if i0 or i1 else f"{sig.shape[0] / sr:.2f} s"
+                span = f"{t0:.2f}-{t0 + d['n'] / sr:.2f} s" if segment else f"{d['n'] / sr:.2f} s"
+                if d["step"] > 1:
+                    span += f", {d['step']} frames per column"
                 ax.set_title(f"{names[c]}\n{sr / 1000:g} kHz, {span}", fontsize=10)
             ax.tick_params(labelleft=c == 0, labelbottom=r == nrows - 1)
             if c == 0:

@@ -3,17 +3,21 @@ atomically with :func:`save_figure`, never over an input."""
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import torch
 
 from cspec import audio
 from cspec.errors import ConfigError
-from cspec.plot.figure import DEFAULT_PANELS, FIGURE_FORMATS, figure, parse_panels
-from cspec.spectral.stft import STFTConfig, get_preset
+from cspec.phase._threads import intra_op_threads
+from cspec.phase.streams import mono_blocks
+from cspec.plot.figure import DEFAULT_PANELS, FIGURE_FORMATS, draw, figure, parse_panels
+from cspec.plot.long import column_step, summarize
+from cspec.spectral.stft import STFTConfig, get_preset, n_frames
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -94,13 +98,59 @@ def plot_files(
 
     The caption says which files were resampled to the first file's rate or mixed down. Returns the path
     written (atomically; an existing file only with ``overwrite``; never over one of ``paths``). ``kwargs``
-    go to :func:`figure`.
+    go to :func:`figure`.  When the segment drawn has more than :data:`cspec.plot.long.EXACT_FRAMES` frames, the
+    files are read block by block into columns of frames (:mod:`cspec.plot.long`), never whole.
     """
     paths = [Path(p) for p in paths]
     out = check_output(out, overwrite, protect=paths)  # before the work, so that a mistake costs nothing
     cfg, panels = get_preset(preset), parse_panels(panels)
+    if not paths:
+        raise ConfigError("nothing to plot: give at least one audio file")
+    headers = [audio.stream_info(p) for p in paths]
+    sr = int(headers[0].samplerate)
+    start, end = float(kwargs.get("start", 0.0) or 0.0), kwargs.get("end")
+    i0, i1 = int(round(start * sr)), None if end is None else int(round(end * sr))
+    drawn = [min(math.ceil(h.frames * sr / h.samplerate), i1 if i1 is not None else math.inf) - i0 for h in headers]
+    if start >= 0 and (end is None or end > start) and min(drawn) > 0 \
+            and column_step(max(n_frames(int(n), cfg) for n in drawn)) > 1:
+        fig = _long_figure(paths, headers, sr, cfg, panels, title, dpi, i0, i1, drawn, **kwargs)
+        return save_figure(fig, out, overwrite=overwrite, protect=paths)
     waves, sr, notes = load_signals(paths)
     kwargs.setdefault("caption", "; ".join(notes) or None)
     fig = figure(waves, sr, names=[p.name for p in paths], config=cfg, panels=panels, title=title, dpi=dpi,
                  **kwargs)
     return save_figure(fig, out, overwrite=overwrite, protect=paths)
+
+
+def _segment(blocks: Iterator[torch.Tensor], i0: int, i1: int | None) -> Iterator[torch.Tensor]:
+    """The samples ``i0 .. i1`` of a stream of 1-D blocks."""
+    pos = 0
+    for x in blocks:
+        a, b = max(i0 - pos, 0), x.shape[0] if i1 is None else min(i1 - pos, x.shape[0])
+        pos += x.shape[0]
+        if b > a:
+            yield x[a:b]
+        if i1 is not None and pos >= i1:
+            return
+
+
+def _long_figure(paths: list[Path], headers, sr: int, cfg: STFTConfig, panels, title, dpi, i0, i1, drawn,
+                 **kwargs) -> Figure:
+    """The figure of long files, each read block by block (mono, at the first file's rate) into columns."""
+    step = column_step(max(n_frames(int(n), cfg) for n in drawn))
+    data, notes = [], []
+    for src, header, n in zip(paths, headers, drawn):
+        what = [f"{header.channels} channels mixed down"] if header.channels > 1 else []
+        if header.samplerate != sr:
+            what.append(f"resampled from {header.samplerate / 1000:g} to {sr / 1000:g} kHz with {audio.RESAMPLER}")
+        if what:
+            notes.append(f"{src.name}: {', '.join(what)}")
+        with intra_op_threads(1):  # block-sized work: threads gain little and stall beside a busy core
+            d = summarize(_segment(mono_blocks(src, sr), i0, i1), int(n), sr, cfg, panels, step)
+        if d["n"] == 0:
+            raise ConfigError(f"{src.name} ends before {i0 / sr} s; choose a start inside the signal")
+        data.append(d)
+    caption = kwargs.get("caption", "; ".join(notes) or None)
+    opts = {k: kwargs[k] for k in ("floor_db", "mask_db", "figsize") if k in kwargs}
+    return draw(data, sr, [p.name for p in paths], cfg, panels, title, caption, opts.get("floor_db", -80.0),
+                opts.get("mask_db", -50.0), opts.get("figsize"), dpi, i0 / sr, bool(i0 or i1))
