@@ -20,7 +20,8 @@ from pathlib import Path
 
 from cspec.errors import AudioError
 
-__all__ = ["os_reason", "check_writable", "temp_path", "remove_stale", "is_temp_name", "write_error"]
+__all__ = ["os_reason", "check_writable", "temp_path", "remove_stale", "is_temp_name", "write_error",
+           "process_running"]
 
 _REASONS = {
     errno.EACCES: "permission denied",
@@ -149,7 +150,8 @@ def is_temp_name(name: str) -> bool:
     return bool(_TEMP.match(name)) or (name.startswith(".") and ".part." in name)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether a process with this pid runs on this machine (this one included; another user's counts)."""
     if pid == os.getpid():
         return True
     try:
@@ -170,7 +172,7 @@ def remove_stale(folder: str | os.PathLike) -> list[Path]:
         return removed
     for name in names:
         m = _TEMP.match(name)
-        if m and not _running(int(m.group("pid"))):
+        if m and not process_running(int(m.group("pid"))):
             try:
                 os.unlink(Path(folder) / name)
                 removed.append(Path(folder) / name)

@@ -21,6 +21,7 @@ import re
 import shutil
 from pathlib import Path
 
+from cspec.audio.fs import process_running
 from cspec.errors import ConfigError
 from cspec.models.io import CONFIG_NAME, WEIGHTS_NAME, atomic_write_text
 from cspec.models.io import save as save_model
@@ -73,24 +74,12 @@ def clean_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
         return removed
     for p in root.iterdir():
         m = _HIDDEN.match(p.name)
-        stale = m is not None and not _running(int(m.group(2)))
+        stale = m is not None and not process_running(int(m.group(2)))
         broken = _STEP.match(p.name) is not None and p.is_dir() and not _complete(p)
         if stale or broken:
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
     return removed
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _discard(root: Path, folder: Path) -> None:
