@@ -18,27 +18,93 @@ from torch.utils.data import Dataset
 
 from cspec.audio import load
 from cspec.data.corpora import Example
-from cspec.data.manifest import PoolItem, read_pool
-from cspec.data.pools import AudioCache, NoisePool, SpeechPool
+from cspec.data.cache import DecodedCache
+from cspec.data.manifest import PoolItem, read_pool, speaker_identity
+from cspec.data.pools import AudioCache, MixedSpeechPool, NoisePool, SpeechPool
 from cspec.data.simulate import SimConfig, rng_for, simulate_enhancement, simulate_separation
 from cspec.errors import DataError
 
 __all__ = ["SimulatedDataset", "SimulatedEnhancementDataset", "SimulatedSeparationDataset", "PairedDataset",
-           "subset_items"]
+           "subset_items", "speaker_splits", "default_data_root"]
 
 
-def subset_items(items: Sequence[PoolItem], subset: str, valid_percent: float = 5.0) -> list[PoolItem]:
-    """A fixed split of pool items by a hash of their path (CRC-32): ``valid`` holds about ``valid_percent``
-    % of the items, ``train`` the rest, ``all`` every item. The split does not depend on the order of rows."""
+_HELD = {"test": 2, "valid": 1, "train": 0}
+
+
+def speaker_splits(items: Sequence[PoolItem]) -> dict[str, str]:
+    """``{identity: split}`` of the items that carry a ``split`` (by :func:`speaker_identity`; a person listed
+    in several splits gets the most held-out one: test, then valid)."""
+    out: dict[str, str] = {}
+    for it in items:
+        if it.split:
+            ident = speaker_identity(it.speaker)
+            if ident not in out or _HELD.get(it.split, 0) > _HELD.get(out[ident], 0):
+                out[ident] = it.split
+    return out
+
+
+def subset_items(items: Sequence[PoolItem], subset: str, valid_percent: float = 5.0,
+                 splits: dict[str, str] | None = None) -> list[PoolItem]:
+    """The items of one subset: ``train``, ``valid``, ``all`` (train and valid) or ``test``.
+
+    An item's split is its manifest's ``split`` column; else the split of its speaker's identity in ``splits``
+    (see :func:`speaker_splits`: a person whom another manifest holds out is held out here too); else a fixed
+    split by a hash of its path (CRC-32) that puts about ``valid_percent`` % of the items in ``valid`` and the
+    rest in ``train``, independent of the order of rows. ``test`` items are never in ``train``, ``valid`` or
+    ``all``; an item with neither a split nor a held-out speaker is never in ``test``.
+    """
+    if subset not in ("all", "train", "valid", "test"):
+        raise DataError(f"unknown subset '{subset}'; use all, train, valid or test")
+    splits = splits or {}
+
+    def split_of(it: PoolItem) -> str:
+        if it.split:
+            return it.split
+        if speaker_identity(it.speaker) in splits:
+            return splits[speaker_identity(it.speaker)]
+        hashed = zlib.crc32(Path(it.path).as_posix().encode()) % 10000 < valid_percent * 100
+        return "valid" if hashed else "train"
+
     if subset == "all":
-        return list(items)
-    if subset not in ("train", "valid"):
-        raise DataError(f"unknown subset '{subset}'; use all, train or valid")
-    pick = [it for it in items
-            if (zlib.crc32(Path(it.path).as_posix().encode()) % 10000 < valid_percent * 100) == (subset == "valid")]
+        pick = [it for it in items if split_of(it) != "test"]
+    else:
+        pick = [it for it in items if split_of(it) == subset]
     if not pick:
-        raise DataError(f"subset '{subset}' is empty with valid_percent={valid_percent}; raise it")
+        raise DataError(f"subset '{subset}' is empty (valid_percent={valid_percent}); raise valid_percent or "
+                        "check the manifest's split column")
     return pick
+
+
+def default_data_root() -> Path:
+    """``$CSPEC_DATA``, else ``<repo>/../shared/data`` (what recipes call ``$CSPEC_DATA``)."""
+    env = os.environ.get("CSPEC_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+def _path(value) -> str:
+    value = str(value).replace("${CSPEC_DATA}", str(default_data_root())).replace("$CSPEC_DATA",
+                                                                                  str(default_data_root()))
+    return os.path.expanduser(os.path.expandvars(value))
+
+
+_POOL_KEYS = ("manifest", "weight", "whole")
+
+
+def _pool_spec(entry, i: int) -> tuple[str, float, bool]:
+    """``(manifest, weight, whole)`` of one ``speech_pools`` entry: a path, or a mapping of those keys."""
+    if isinstance(entry, (str, os.PathLike)):
+        return _path(entry), 1.0, False
+    if not isinstance(entry, dict) or "manifest" not in entry or set(entry) - set(_POOL_KEYS):
+        raise DataError(f"speech_pools[{i}]: give a manifest path or a mapping of {', '.join(_POOL_KEYS)} "
+                        f"(manifest required), got {entry!r}")
+    try:
+        weight = float(entry.get("weight", 1.0))
+    except (TypeError, ValueError):
+        raise DataError(f"speech_pools[{i}].weight: a number >= 0, got {entry.get('weight')!r}") from None
+    whole = entry.get("whole", False)
+    if not isinstance(whole, bool):
+        raise DataError(f"speech_pools[{i}].whole: true or false, got {whole!r}")
+    return _path(entry["manifest"]), weight, whole
 
 
 def _more(manifests, kind: str, filters: dict) -> list[PoolItem]:
@@ -70,6 +136,18 @@ class SimulatedDataset(Dataset):
             one ``recipes/pool/debian_noise.py`` writes.
         speech_manifests: more pool manifests (or their folders) whose clean-speech rows join the speech pool
             (before the train/valid split), e.g. the one ``recipes/pool/debian_speech.py`` writes.
+        speech_pools: several speech pools drawn by weight instead (:class:`cspec.data.pools.MixedSpeechPool`):
+            each a manifest path or ``{manifest: PATH, weight: W, whole: BOOL}`` (weight 1 and not whole unless
+            given; ``whole`` pools of sentences are cropped or padded, never concatenated). Paths may use
+            ``$CSPEC_DATA``. ``manifest`` then gives the noise only.
+        decode_cache: where compressed files (Ogg Opus ...) are decoded once (:mod:`cspec.data.cache`): ``True``
+            for ``$CSPEC_CACHE/decoded`` or ``~/.cache/cspec/decoded``, a folder, or ``False`` to decode on
+            every read.
+
+    Subsets (see :func:`subset_items`): a manifest's ``split`` column keeps its speakers apart (``train`` items
+    for training, ``valid`` for validation, ``test`` never in either), and a person it holds out is held out of
+    the other pools too; rows without a split fall back on the hash of their path. Noise rows whose ``split`` is
+    ``test`` (held out for a dev set) are left out of every subset but ``test``.
     """
 
     def __init__(self, manifest: str | os.PathLike | None = None, seconds: float = 4.0, sr: int = 16000,
@@ -78,22 +156,45 @@ class SimulatedDataset(Dataset):
                  valid_percent: float = 5.0, speech_items: Sequence[PoolItem] | None = None,
                  noise_items: Sequence[PoolItem] | None = None, use_noise_files: bool = True,
                  noise_manifests: Sequence[str | os.PathLike] = (),
-                 speech_manifests: Sequence[str | os.PathLike] = ()):
+                 speech_manifests: Sequence[str | os.PathLike] = (),
+                 speech_pools: Sequence[str | os.PathLike | dict] = (),
+                 decode_cache: bool | str | os.PathLike = True):
         if seconds <= 0 or length <= 0 or sr <= 0:
             raise DataError(f"seconds, length and sr must be positive, got {seconds}, {length}, {sr}")
-        if manifest is None and (speech_items is None or (use_noise_files and noise_items is None)):
+        if manifest is None and ((speech_items is None and not speech_pools)
+                                 or (use_noise_files and noise_items is None)):
             raise DataError("give the shared data's manifest.csv (or its folder), or the pools themselves")
+        if speech_pools and (speech_items is not None or speech_manifests):
+            raise DataError("give speech_pools, or speech_items / speech_manifests, not both")
         filters = dict(license=license, source=source, exclude_license=exclude_license)
-        if speech_items is None:
-            speech_items = read_pool(manifest, "speech", **filters)
         if use_noise_files and noise_items is None:
             noise_items = read_pool(manifest, "noise", **filters)
-        if speech_manifests:
-            speech_items = list(speech_items) + _more(speech_manifests, "speech", filters)
         if use_noise_files and noise_manifests:
             noise_items = list(noise_items) + _more(noise_manifests, "noise", filters)
-        cache = AudioCache(sr)
-        self.speech = SpeechPool(subset_items(speech_items, subset, valid_percent), sr, cache)
+        decoded = None
+        if decode_cache is not False and decode_cache is not None:
+            decoded = DecodedCache(None if decode_cache is True else _path(decode_cache), sr)
+        cache = AudioCache(sr, decoded=decoded)
+        if speech_pools:
+            specs = [_pool_spec(e, i) for i, e in enumerate(speech_pools)]
+            lists = [read_pool(m, "speech", **filters) for m, _, _ in specs]
+            splits = speaker_splits([it for items in lists for it in items])
+            chosen = []
+            for (m, weight, whole), items in zip(specs, lists):
+                try:
+                    chosen.append((subset_items(items, subset, valid_percent, splits), weight, whole))
+                except DataError as exc:
+                    raise DataError(f"{m}: {exc}") from None
+            self.speech = MixedSpeechPool(chosen, sr, cache)
+        else:
+            if speech_items is None:
+                speech_items = read_pool(manifest, "speech", **filters)
+            if speech_manifests:
+                speech_items = list(speech_items) + _more(speech_manifests, "speech", filters)
+            splits = speaker_splits(speech_items)
+            self.speech = SpeechPool(subset_items(speech_items, subset, valid_percent, splits), sr, cache)
+        if use_noise_files and subset != "test":
+            noise_items = [it for it in noise_items if it.split != "test"]
         self.noise = NoisePool(noise_items, sr, cache) if use_noise_files else None
         self.config = config or SimConfig()
         self.n, self.sr, self.length, self.seed = int(round(seconds * sr)), int(sr), int(length), int(seed)

@@ -6,7 +6,12 @@ Example manifests (:func:`read_manifest`, :func:`write_manifest`) have one row p
 
 The pool manifest (:func:`read_pool`) is the ``path, duration_s, kind, speaker, source, license`` table of
 the shared development data: one row per file of clean speech, noise or pairs, with a speaker id and a licence,
-read by the simulated datasets of :mod:`cspec.data.datasets`.
+read by the simulated datasets of :mod:`cspec.data.datasets`. An optional ``split`` column (``train``, ``valid``,
+``test``, by speaker, as in ``speech_read/manifest.csv``) is kept in :attr:`PoolItem.split`.
+
+Two manifests may name one person differently (the old pool's ``ljspeech`` is ``speech_read``'s ``ljspeech-lj``);
+:func:`speaker_identity` maps the ids of the corpora they share to one name, so that a speaker held out by one
+manifest's ``split`` is held out of the others too.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -21,7 +27,7 @@ from typing import Iterable, Sequence
 from cspec.data.corpora import Example
 from cspec.errors import DataError
 
-__all__ = ["read_manifest", "write_manifest", "PoolItem", "read_pool", "KIND_ALIASES"]
+__all__ = ["read_manifest", "write_manifest", "PoolItem", "read_pool", "KIND_ALIASES", "speaker_identity"]
 
 _MIX_COLS = ("noisy", "mixture")
 
@@ -128,7 +134,8 @@ KIND_ALIASES = {
 @dataclass(frozen=True)
 class PoolItem:
     """One row of the shared data manifest; ``path`` is absolute, ``speaker`` never empty (the file's path
-    stands in for a missing speaker id, so that such files count as speakers of their own)."""
+    stands in for a missing speaker id, so that such files count as speakers of their own); ``split`` is the
+    manifest's ``split`` column (``""`` where it has none)."""
 
     path: Path
     duration: float
@@ -136,6 +143,25 @@ class PoolItem:
     speaker: str
     source: str
     license: str
+    split: str = ""
+
+
+#: ``(pattern, identity)`` of the corpora whose speakers appear under different ids in the shared manifests:
+#: LibriSpeech reader numbers, VCTK speakers and the one LJSpeech reader.
+_IDENTITIES = ((re.compile(r"^librispeech(?:_clips)?-(\d+)(?![0-9])"), r"librispeech-\1"),
+               (re.compile(r"^vctk(?:_clips)?-(p\d{3})(?![0-9])"), r"vctk-\1"),
+               (re.compile(r"^ljspeech(?:-lj)?$"), "ljspeech"))
+
+
+def speaker_identity(speaker: str) -> str:
+    """The person behind a manifest's speaker id: ``librispeech-1040`` and ``librispeech_clips-1040-...`` are
+    ``librispeech-1040``, ``vctk_clips-p225_001`` is ``vctk-p225``, ``ljspeech`` and ``ljspeech-lj`` are
+    ``ljspeech``; other ids are their own identity."""
+    for pattern, repl in _IDENTITIES:
+        m = pattern.match(speaker)
+        if m:
+            return m.expand(repl)
+    return speaker
 
 
 def _match(text: str, wanted: str | Sequence[str] | None) -> bool:
@@ -172,7 +198,7 @@ def read_pool(manifest: str | os.PathLike, kind: str = "speech", license: str | 
             continue
         path = manifest.parent / r["path"]
         out.append(PoolItem(path, float(r["duration_s"] or 0), r["kind"], r["speaker"] or str(r["path"]),
-                            r["source"], r["license"]))
+                            r["source"], r["license"], r.get("split", "")))
     if not out:
         kinds = sorted({r["kind"] for r in rows})
         raise DataError(f"{manifest}: no row matches kind={kind!r}, license={license!r}, source={source!r}; "

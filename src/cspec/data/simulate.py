@@ -9,7 +9,9 @@ Enhancement (:func:`simulate_enhancement`), the recipe of the DNS Challenge synt
 uniformly in dB, where ``SNR = 10 log10(|speech|^2 / |noise|^2)`` over the whole segment and ``speech`` is the
 (reverberant) speech in the mixture. The noise is a crop/loop of a noise file, coloured noise, shaped noise,
 tonal noise or babble (:mod:`cspec.data.noise`). The speaker is drawn uniformly or, with ``speech_kinds``, a
-manifest kind (sentences, words, digits, ...) first by its weight. Speech and noise are each optionally
+manifest kind (sentences, words, digits, ...) first by its weight; with several speech pools
+(:class:`cspec.data.pools.MixedSpeechPool`) a pool is drawn first by its weight, and babble talkers are drawn
+the same way, distinct and other than the target. Speech and noise are each optionally
 equalised by a random second-order filter (Valin, 2018, :func:`cspec.data.noise.random_eq`, probability
 ``p_eq``); the noise is optionally sped up or slowed down (:func:`cspec.data.noise.change_speed`, probability
 ``p_noise_speed``, a factor drawn log-uniformly in ``noise_speed``) and optionally the sum of two draws
@@ -33,7 +35,7 @@ import torch
 
 from cspec.audio import resample
 from cspec.data.noise import babble, change_speed, coloured_noise, random_eq, shaped_noise, tonal_noise, unit_rms
-from cspec.data.pools import NoisePool, SpeechPool
+from cspec.data.pools import NoisePool, SpeechPool, pick_weighted as _pick
 from cspec.data.reverb import direct_delay, reverberate, room_rirs, sample_room
 from cspec.errors import DataError
 
@@ -134,25 +136,6 @@ def band_limit(x: np.ndarray, sr: int, bandwidth: float) -> np.ndarray:
     return y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
 
 
-def _pick(rng, keys: list[str], weights: dict) -> str:
-    """One of ``keys`` drawn with probability proportional to ``weights[key]``."""
-    w = np.array([weights[k] for k in keys], dtype=float)
-    return keys[int(rng.choice(len(keys), p=w / w.sum()))]
-
-
-def _speaker(speech: SpeechPool, rng, cfg: SimConfig) -> str:
-    """A speaker drawn uniformly, or with ``cfg.speech_kinds`` a manifest kind drawn by its weight and then one
-    of that kind's speakers uniformly; kinds the pool lacks (a small validation split may) are left out."""
-    if not cfg.speech_kinds:
-        return speech.speakers[int(rng.integers(0, len(speech)))]
-    kinds = [k for k, w in cfg.speech_kinds.items() if w > 0 and k in speech.by_kind]
-    if not kinds:
-        raise DataError(f"SimConfig.speech_kinds: no speaker of kind {sorted(cfg.speech_kinds)} in the pool; "
-                        f"its kinds: {sorted(speech.by_kind)}")
-    of_kind = speech.by_kind[_pick(rng, kinds, cfg.speech_kinds)]
-    return of_kind[int(rng.integers(0, len(of_kind)))]
-
-
 def _utterance(speech: SpeechPool, speaker: str, n: int, rng, cfg: SimConfig) -> np.ndarray:
     for _ in range(10):
         x = speech.utterance(speaker, n, rng, cfg.gap)
@@ -162,28 +145,29 @@ def _utterance(speech: SpeechPool, speaker: str, n: int, rng, cfg: SimConfig) ->
 
 
 def _noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: SpeechPool,
-           exclude: tuple[str, ...]) -> tuple[np.ndarray, str]:
+           exclude: tuple[str, ...]) -> tuple[np.ndarray, str, list[str]]:
     """Noise of RMS 1: one draw, with probability ``p_noise_mix`` plus a second one at a level relative to
-    it drawn in ``noise_mix_level`` dB; each draw sped up or slowed down with probability ``p_noise_speed``."""
-    nz, kind = _speed_noise(n, rng, cfg, noise, speech, exclude)
+    it drawn in ``noise_mix_level`` dB; each draw sped up or slowed down with probability ``p_noise_speed``.
+    Also its kind and the babble talkers in it."""
+    nz, kind, talkers = _speed_noise(n, rng, cfg, noise, speech, exclude)
     if cfg.p_noise_mix > 0 and rng.random() < cfg.p_noise_mix:
-        other, kind2 = _speed_noise(n, rng, cfg, noise, speech, exclude)
+        other, kind2, more = _speed_noise(n, rng, cfg, noise, speech, exclude)
         nz = unit_rms(nz + other * 10 ** (rng.uniform(*cfg.noise_mix_level) / 20))
-        kind = f"{kind}+{kind2}"
-    return nz, kind
+        kind, talkers = f"{kind}+{kind2}", talkers + more
+    return nz, kind, talkers
 
 
-def _speed_noise(n, rng, cfg: SimConfig, noise, speech, exclude) -> tuple[np.ndarray, str]:
+def _speed_noise(n, rng, cfg: SimConfig, noise, speech, exclude) -> tuple[np.ndarray, str, list[str]]:
     if cfg.p_noise_speed <= 0 or rng.random() >= cfg.p_noise_speed:
         return _one_noise(n, rng, cfg, noise, speech, exclude)
     lo, hi = np.log(cfg.noise_speed)
     factor = float(np.exp(rng.uniform(lo, hi)))
-    nz, kind = _one_noise(int(np.ceil(n * factor)) + 1, rng, cfg, noise, speech, exclude)
-    return unit_rms(change_speed(nz, factor)[:n]), f"{kind}@x{factor:.2f}"
+    nz, kind, talkers = _one_noise(int(np.ceil(n * factor)) + 1, rng, cfg, noise, speech, exclude)
+    return unit_rms(change_speed(nz, factor)[:n]), f"{kind}@x{factor:.2f}", talkers
 
 
 def _one_noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: SpeechPool,
-               exclude: tuple[str, ...]) -> tuple[np.ndarray, str]:
+               exclude: tuple[str, ...]) -> tuple[np.ndarray, str, list[str]]:
     kinds = [k for k, w in cfg.noise_types.items() if w > 0 and not (k == "file" and noise is None)]
     if not kinds:
         raise DataError("no noise type left: give a noise pool or allow 'coloured' / 'babble' noise")
@@ -192,22 +176,17 @@ def _one_noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: Spe
         for _ in range(10):
             seg = noise.segment(n, rng)
             if rms_db(seg) > _SILENT_DB:
-                return unit_rms(seg), kind
+                return unit_rms(seg), kind, []
         raise DataError("ten noise segments in a row were silent; check the noise files")
     if kind == "shaped":
-        return shaped_noise(n, rng, speech.sr), "shaped"
+        return shaped_noise(n, rng, speech.sr), "shaped", []
     if kind == "tonal":
-        return tonal_noise(n, rng, speech.sr), "tonal"
+        return tonal_noise(n, rng, speech.sr), "tonal", []
     if kind == "coloured":
         colour = cfg.colours[int(rng.integers(0, len(cfg.colours)))]
-        return coloured_noise(n, colour, rng), f"coloured:{colour}"
-    others = [s for s in speech.speakers if s not in exclude]
-    k = min(int(rng.integers(cfg.babble_talkers[0], cfg.babble_talkers[1] + 1)), len(others))
-    if k < 2:
-        raise DataError("babble needs at least 2 speakers besides the target ones; add speakers or "
-                        "set noise_types without 'babble'")
-    talkers = [_utterance(speech, others[j], n, rng, cfg) for j in rng.choice(len(others), k, replace=False)]
-    return babble(talkers), f"babble:{k}"
+        return coloured_noise(n, colour, rng), f"coloured:{colour}", []
+    talkers = speech.draw_others(rng, cfg.babble_talkers, exclude)
+    return babble([_utterance(speech, s, n, rng, cfg) for s in talkers]), f"babble:{len(talkers)}", talkers
 
 
 def _reverb(dry: list[np.ndarray], rng, cfg: SimConfig, sr: int) -> tuple[list, list, float]:
@@ -232,9 +211,9 @@ def simulate_enhancement(rng: np.random.Generator, n: int, speech: SpeechPool, n
                          cfg: SimConfig) -> dict:
     """One noisy/clean pair of ``n`` samples: ``mixture`` (n,), ``targets`` (1, n), ``noise`` (n,) (the
     additive noise) and what was drawn: ``speaker``, ``level_db``, ``snr_db``, ``rt60``, ``bandwidth``,
-    ``noise_type``."""
+    ``noise_type``, ``noise_speakers`` (the babble talkers, joined by ``;``)."""
     sr = speech.sr
-    speaker = _speaker(speech, rng, cfg)
+    speaker = speech.draw_speaker(rng, cfg.speech_kinds)
     dry = _utterance(speech, speaker, n, rng, cfg)
     if cfg.p_eq > 0 and rng.random() < cfg.p_eq:
         dry = random_eq(dry, rng)
@@ -242,14 +221,15 @@ def simulate_enhancement(rng: np.random.Generator, n: int, speech: SpeechPool, n
     level = float(rng.uniform(*cfg.level))
     target, g = set_level(target, level)
     wet = wet * g
-    nz, kind = _noise(n, rng, cfg, noise, speech, (speaker,))
+    nz, kind, talkers = _noise(n, rng, cfg, noise, speech, (speaker,))
     if cfg.p_eq > 0 and rng.random() < cfg.p_eq:
         nz = random_eq(nz, rng)
     snr = float(rng.uniform(*cfg.snr))
     nz = scale_to_snr(wet, nz, snr)
     mixture, bandwidth = _bandlimit(wet + nz, rng, cfg, sr)
     return {"mixture": mixture, "targets": target[None], "noise": nz, "speaker": speaker, "level_db": level,
-            "snr_db": snr, "rt60": rt60, "bandwidth": bandwidth, "noise_type": kind}
+            "snr_db": snr, "rt60": rt60, "bandwidth": bandwidth, "noise_type": kind,
+            "noise_speakers": ";".join(talkers)}
 
 
 def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: SpeechPool,
@@ -271,11 +251,11 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
     mixture = np.sum(wet, axis=0)
     out = {"speakers": ";".join(speakers), "levels_db": np.array(levels), "rt60": rt60}
     if cfg.separation_snr is not None:
-        nz, kind = _noise(n, rng, cfg, noise, speech, speakers)
+        nz, kind, talkers = _noise(n, rng, cfg, noise, speech, speakers)
         snr = float(rng.uniform(*cfg.separation_snr))
         nz = scale_to_snr(mixture, nz, snr)
         mixture = mixture + nz
-        out.update(noise=nz, snr_db=snr, noise_type=kind)
+        out.update(noise=nz, snr_db=snr, noise_type=kind, noise_speakers=";".join(talkers))
     mixture, bandwidth = _bandlimit(mixture, rng, cfg, sr)
     out.update(mixture=mixture, targets=np.stack(targets), bandwidth=bandwidth)
     return out
