@@ -204,6 +204,8 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="processes that compute the metrics")
     p.add_argument("--timeout", type=float, default=600, help="seconds one system may take")
     p.add_argument("--out", type=Path, help="RESULTS.md whose '## Enhancement' section is replaced")
+    p.add_argument("--section", default=SECTION, help="the heading of that section (another dev set: another one, "
+                   "e.g. '## Enhancement: sentence dev set' for recipes/read/dev_sentences.py's pairs)")
     p.add_argument("--json", type=Path, help="also write each system's means, RTF and memory to this JSON file")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -254,7 +256,7 @@ def main(argv=None) -> int:
                       if k in PACKAGES) or "none"
     real = (f"; real OVRL: DNSMOS OVRL on the {len(files) - n_dev} clips of {args.real_dir} (no reference)"
             if args.real else "")
-    section = (f"{SECTION}\n\nCommand: `.venv/bin/python benchmarks/enhance.py {shlex.join(argv)}`  \n"
+    section = (f"{args.section}\n\nCommand: `.venv/bin/python benchmarks/enhance.py {shlex.join(argv)}`  \n"
                f"Machine: {machine()}  \nPeers: {peers}  \nDate: {datetime.now():%Y-%m-%d %H:%M}; "
                f"load average at the start {load} (above 0.5: other jobs shared the CPUs)\n\n"
                f"{n_dev} noisy dev pairs of {args.pairs}: means of `cspec.metrics` against the clean clips (scale: the "
@@ -270,7 +272,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps(summary(results, scored, n_dev), indent=2) + "\n")
     if args.out:
-        write_section(args.out, SECTION, section)
+        write_section(args.out, args.section, section)
     return 0
 
 
