@@ -113,8 +113,8 @@ def _unzip(archives: list[Path], dest: Path) -> None:
 
 def split_cat(cat: Path, dest: Path) -> dict[str, str]:
     """OpenTTD's ``opensfx.cat`` (a table of ``uint32 offset | flag, uint32 size`` entries; at each offset a
-    length-prefixed name, then a RIFF WAV of ``size`` bytes) as ``dest/NN.wav`` files; returns ``{file name: the entry's name text}`` (the
-    text names the sound, its authors and its licence)."""
+    length-prefixed name, then a RIFF WAV of ``size`` bytes) as ``dest/NN.wav`` files; returns ``{file name:
+    the entry's name text}`` (the text names the sound, its authors and its licence)."""
     data = cat.read_bytes()
     count = (struct.unpack_from("<I", data, 0)[0] & 0x7FFFFFFF) // 8
     dest.mkdir(parents=True, exist_ok=True)
