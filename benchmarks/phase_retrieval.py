@@ -13,6 +13,16 @@ Smoke run: ``--n-clips 3 --iters 10``.  Timings need a quiet machine: other jobs
 torch far more than single-threaded numpy (compare the "1 thread" row).
 
 The table replaces only the ``## Phase retrieval`` section of --out.
+
+``--per-clip``: one clip at a time, as users call it: ``cspec.phase.reconstruct(mag, "fgla", 100)`` with torch's
+default threads against ``librosa.griffinlim`` (momentum 0.99, same n_fft 512 / hop 128 / Hann, zero padding),
+each clip timed --repeats times (interleaved, the fastest kept) after a warm-up, on an idle machine and beside a competing process (numpy matmuls
+busy-looping on one core), also with the thread policy switched off (the code before it: torch's threads in
+every iteration).  Reports the median and max seconds per clip, the median and worst per-clip speed-up over
+librosa (target >= 5x in both conditions) and the mean SC of both; replaces ``## Phase retrieval: one clip at a
+time``.
+
+    .venv/bin/python benchmarks/phase_retrieval.py --per-clip --n-clips 20 --repeats 3 --out benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
@@ -33,6 +43,8 @@ from _results import cpu_name, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## Phase retrieval"
+PER_CLIP = "## Phase retrieval: one clip at a time"
+_BUSY = "import numpy as np\na = np.random.rand(400, 400)\nwhile True:\n    a @ a\n"
 
 
 def pick_clips(data: Path, n: int, min_s: float, max_s: float) -> list[str]:
@@ -182,6 +194,83 @@ def run_hop(clips, hop: int, args) -> tuple[list[tuple], str]:
     return rows, summary
 
 
+def per_clip(clips, args) -> str:
+    """Per-clip FGLA-100 (cspec's default path, and with the thread policy off) against librosa.griffinlim."""
+    import subprocess
+
+    import librosa
+
+    from cspec.metrics.spectral import spectral_convergence_db
+    from cspec.phase import _threads, reconstruct
+    from cspec.spectral.stft import STFTConfig, stft
+
+    cfg = STFTConfig(512, 128, window="hann", pad_mode="constant")
+    mags = [stft(x, cfg).abs() for x in clips]
+    it = args.iters
+
+    def run_all(label: str) -> dict:
+        out = {"cspec": [], "cspec, policy off": [], "librosa": [], "sc_cspec": [], "sc_librosa": []}
+        librosa.griffinlim(mags[0].numpy(), n_iter=2, hop_length=128, n_fft=512)  # warm-ups, untimed
+        reconstruct(mags[0], "fgla", 2, cfg, clips[0].shape[-1])
+        for x, m in zip(clips, mags):
+            n = x.shape[-1]
+            times = {"cspec": [], "cspec, policy off": [], "librosa": []}
+            for _ in range(args.repeats):  # interleaved, so that a burst of other work hits all three alike
+                start = time.perf_counter()
+                y = reconstruct(m, "fgla", it, cfg, n, seed=args.seed)
+                times["cspec"].append(time.perf_counter() - start)
+                old, _threads.SINGLE_THREAD_WORK = _threads.SINGLE_THREAD_WORK, 0  # torch's threads throughout
+                try:
+                    start = time.perf_counter()
+                    reconstruct(m, "fgla", it, cfg, n, seed=args.seed)
+                    times["cspec, policy off"].append(time.perf_counter() - start)
+                finally:
+                    _threads.SINGLE_THREAD_WORK = old
+                start = time.perf_counter()
+                z = librosa.griffinlim(m.numpy(), n_iter=it, hop_length=128, n_fft=512, window="hann", length=n,
+                                       momentum=0.99, random_state=args.seed)
+                times["librosa"].append(time.perf_counter() - start)
+            for key, v in times.items():
+                out[key].append(min(v))
+            out["sc_cspec"].append(spectral_convergence_db(m, y, cfg).item())
+            out["sc_librosa"].append(spectral_convergence_db(m, torch.from_numpy(z).float(), cfg).item())
+        t = {k: np.array(v) for k, v in out.items()}
+        print(f"{label}: cspec median {np.median(t['cspec']):.3f} s max {t['cspec'].max():.3f} s, policy off median "
+              f"{np.median(t['cspec, policy off']):.3f} max {t['cspec, policy off'].max():.3f}, librosa median "
+              f"{np.median(t['librosa']):.3f}", flush=True)
+        return t
+
+    results = [("no competitor started", run_all("no competitor"))]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    busy = subprocess.Popen([sys.executable, "-c", _BUSY], env=env)
+    try:
+        time.sleep(1.0)
+        results.append(("one core busy (numpy matmul loop)", run_all("busy")))
+    finally:
+        busy.kill()
+        busy.wait()
+    lines = [f"Each clip timed {args.repeats} times, interleaved, the fastest kept. "
+             f"{len(clips)} clips of {min(x.shape[-1] for x in clips) / 16000:.1f}-"
+             f"{max(x.shape[-1] for x in clips) / 16000:.1f} s, FGLA {it} iterations, momentum 0.99, n_fft 512, hop "
+             f"128, Hann, zero centre padding; torch's default of {torch.get_num_threads()} threads for the caller.", "",
+             "| machine | code | median s/clip | max s/clip | speed-up over librosa: median | worst clip | mean SC (dB) |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    verdicts = []
+    for label, t in results:
+        for code in ("cspec", "cspec, policy off", "librosa"):
+            ratio = t["librosa"] / t[code]
+            sc = t["sc_librosa" if code == "librosa" else "sc_cspec"].mean()
+            name = {"cspec": "cspec.phase.reconstruct (1 thread below 2^22 samples/iteration)",
+                    "cspec, policy off": "the same, torch's threads in every iteration (before)",
+                    "librosa": f"librosa.griffinlim {librosa.__version__}"}[code]
+            lines.append(f"| {label} | {name} | {np.median(t[code]):.3f} | {t[code].max():.3f} | "
+                         f"{np.median(ratio):.1f}x | {ratio.min():.1f}x | {sc:.2f} |")
+        r = t["librosa"] / t["cspec"]
+        verdicts.append(f"{label}: median {np.median(r):.1f}x, worst clip {r.min():.1f}x "
+                        f"[target >= 5x: {'met' if np.median(r) >= 5 else 'NOT met'} at the median]")
+    return "\n".join(lines + ["", *[f"- {v}" for v in verdicts]])
+
+
 def main(argv=None) -> int:
     default_data = os.environ.get("CSPEC_DATA", str(REPO.parent / "shared" / "data"))
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -197,6 +286,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=1, help="time each call this many times, keep the fastest")
     p.add_argument("--no-pesq", action="store_true", help="skip PESQ (faster smoke runs)")
     p.add_argument("--out", type=Path, default=None, help="markdown file whose '## Phase retrieval' is replaced")
+    p.add_argument("--per-clip", action="store_true", help="one clip at a time, idle and beside a busy core")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -208,6 +298,15 @@ def main(argv=None) -> int:
     clips = [audio.load(args.data / rel, sr=16000, mono=True)[0][0] for rel in paths]
     total = sum(x.shape[-1] for x in clips) / 16000
     print(f"{len(clips)} clips, {total:.1f} s of speech; {machine()}", flush=True)
+    if args.per_clip:
+        body = per_clip(clips, args)
+        if args.out:
+            cmd = "python benchmarks/phase_retrieval.py " + " ".join(argv if argv is not None else sys.argv[1:])
+            write_section(args.out, PER_CLIP, "\n".join([
+                PER_CLIP, "", f"Command: `{cmd}`  ", f"Machine: {machine()}  ",
+                f"Date: {time.strftime('%Y-%m-%d %H:%M')}; load average at the start {load}.", "", body, ""]))
+            print(f"wrote the '{PER_CLIP}' section of {args.out}")
+        return 0
     tables, summaries = [], []
     for hop in args.hops:
         rows, summary = run_hop(clips, hop, args)

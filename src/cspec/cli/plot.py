@@ -27,6 +27,11 @@ panels (one row each, in the order given):
 
 All files share the axes of a row and its colour scale, so that they can be compared by eye. Files at
 other rates than the first one are resampled to its rate (soxr VHQ); the figure's caption says so.
+
+long files: past 12000 STFT frames (2 minutes at the default preset) a figure cannot show every frame;
+  the files are then read block by block and drawn in at most 3000 columns of several frames each (the
+  title says how many): spec shows each column's loudest frame (max-pooling), phase, gd and if its middle
+  frame, wave the min/max of 4000 buckets. Memory stays bounded whatever the length.
 The output is written atomically (a temporary file, then a rename); an existing file is kept unless
 --overwrite, and an input is never overwritten.
 

@@ -35,8 +35,9 @@ _EPILOG = "methods:\n" + "".join(f"  {k:<10} {v}\n" for k, v in _METHOD_SOURCES.
 what it prints:
   SC         spectral convergence || |S| - |STFT(y)| ||_F / || |S| ||_F in dB (lower is better),
              measured on the file written, so it can be recomputed from OUT
-  PESQ       against IN's mixdown at the preset's rate: wide-band at 16 kHz, narrow-band at 8 kHz,
-             'skipped' at other rates, 'n/a' when PESQ finds no speech
+  PESQ       against IN's mixdown at the preset's rate (cspec.metrics.intrusive.pesq): wide-band at 16 kHz,
+             narrow-band at 8 kHz, 'skipped' at other rates, 'n/a: reason' when it cannot score; a file
+             scored block by block gets the duration-weighted mean over pieces of >= 5 minutes
   time       wall-clock seconds of the reconstruction, and its real-time factor (seconds per second of audio);
              for a file reconstructed block by block, of the whole pass: reading, resampling and writing included
 
