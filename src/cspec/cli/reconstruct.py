@@ -10,7 +10,6 @@ by block, in memory bounded by a block; shorter files take the whole-signal path
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 import time
 from pathlib import Path
@@ -124,11 +123,6 @@ def pesq_score(ref, deg, sr: int) -> tuple[float | None, str]:
     return float(value), "wide-band, P.862.2" if mode == "wb" else "narrow-band, P.862"
 
 
-def _writer_options(src: Path) -> dict:
-    """``like=src`` where cspec.audio's writers keep an input's sample format (float in, float out)."""
-    return {"like": src} if "like" in inspect.signature(audio.BlockWriter).parameters else {}
-
-
 def _whole(args, src: Path, out: Path, cfg: STFTConfig) -> tuple:
     wave, _ = audio.load(src, mono=True, sr=cfg.sample_rate)
     wave = wave[0]
@@ -143,7 +137,7 @@ def _whole(args, src: Path, out: Path, cfg: STFTConfig) -> tuple:
         rebuilt = reconstruct(target, method=args.method, n_iter=args.iters, config=cfg, length=wave.shape[-1],
                               seed=args.seed)
     elapsed = time.perf_counter() - start
-    audio.save(out, rebuilt, cfg.sample_rate, overwrite=args.overwrite, protect=(src,), **_writer_options(src))
+    audio.save(out, rebuilt, cfg.sample_rate, overwrite=args.overwrite, protect=(src,), like=src)
 
     written, _ = audio.load(out, mono=True)  # score what was written (after quantisation), as anyone can
     sc_db = float(spectral_convergence_db(target, written[0], cfg))
@@ -158,8 +152,8 @@ def _long(args, src: Path, out: Path, cfg: STFTConfig, block: int, context: int)
     frames, total = FrameStream(cfg), 0
     torch.manual_seed(args.seed)
     start = time.perf_counter()
-    with torch.inference_mode(), audio.BlockWriter(out, rate, 1, overwrite=args.overwrite, protect=(src,),
-                                                   **_writer_options(src)) as writer:
+    with torch.inference_mode(), \
+            audio.BlockWriter(out, rate, 1, overwrite=args.overwrite, protect=(src,), like=src) as writer:
         for x in mono_blocks(src, rate, _READ):
             total += x.shape[0]
             y = rec.push(frames.push(x).abs())

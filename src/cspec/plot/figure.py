@@ -97,7 +97,8 @@ def _limits(data: list[dict], panels: Sequence[str], floor_db: float, mask_db: f
         else:
             d["spec"] = (np.log(d["mag"] + ref * 1e-10) - math.log(ref)) * to_db
         if mask_db is not None:  # a column's phase panels show its middle frame: masked by that frame's level
-            low = d["spec"] < mask_db if "rep" not in d else (np.log(d["rep"] + ref * 1e-10) - math.log(ref)) * to_db < mask_db
+            level = d["spec"] if "rep" not in d else (np.log(d["rep"] + ref * 1e-10) - math.log(ref)) * to_db
+            low = level < mask_db
             for key in ("phase", "gd", "if"):
                 if key in d:
                     d[key] = np.where(low, np.nan, d[key])
