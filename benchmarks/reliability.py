@@ -105,12 +105,15 @@ def _env(tmp: Path) -> dict:
             "PYTHONPATH": str(ROOT / "src")}
 
 
-def commands(inp: Path, out: Path, ref_dir: Path, est_dir: Path) -> dict[str, list[str]]:
+def commands(inp: Path, out: Path, ref_dir: Path, est_dir: Path, metrics: str = "pesq_wb,estoi,si_sdr,sdr",
+             enhance_in: Path | None = None) -> dict[str, list[str]]:
+    """The command lines run on input ``inp`` (``enhance_in`` for enhance, a folder in the fault runs), writing
+    under ``out``."""
     return {
-        "enhance": CSPEC + ["enhance", str(inp), "-o", str(out / "enh")],
+        "enhance": CSPEC + ["enhance", str(enhance_in or inp), "-o", str(out / "enh")],
         "reconstruct": CSPEC + ["reconstruct", str(inp), "-o", str(out / "rec.wav"), "--iters", "16"],
         "plot": CSPEC + ["plot", str(inp), "-o", str(out / "fig.png")],
-        "eval": CSPEC + ["eval", "--ref", str(ref_dir), "--est", str(est_dir), "--metrics", "pesq_wb,estoi,si_sdr,sdr",
+        "eval": CSPEC + ["eval", "--ref", str(ref_dir), "--est", str(est_dir), "--metrics", metrics,
                          "--csv", str(out / "scores.csv")],
     }
 
@@ -163,17 +166,11 @@ def faults_table(tmp: Path, quick: bool) -> list[str]:
     locked.mkdir()
     _nobodys(locked, 0o555)
 
-    def cmds(target: Path, kind: str) -> dict[str, list[str]]:
-        return {
-            "enhance": CSPEC + ["enhance", str(src), "-o", str(target / "enh")],
-            "reconstruct": CSPEC + ["reconstruct", str(one), "-o", str(target / "rec.wav"), "--iters", "16"],
-            "plot": CSPEC + ["plot", str(one), "-o", str(target / "fig.png")],
-            "eval": CSPEC + ["eval", "--ref", str(src), "--est", str(src), "--metrics", "pesq_wb,si_sdr",
-                             "--csv", str(target / "scores.csv")],
-            "export": CSPEC + ["export", "tiny", "-o", str(target / "tiny.onnx")],
-        }
+    def cmds(target: Path) -> dict[str, list[str]]:
+        return {**commands(one, target, src, src, metrics="pesq_wb,si_sdr", enhance_in=src),
+                "export": CSPEC + ["export", "tiny", "-o", str(target / "tiny.onnx")]}
 
-    names = list(cmds(tmp, ""))
+    names = list(cmds(tmp))
     head = "| fault | " + " | ".join(names) + " |"
     lines = [head, "|" + "---|" * (len(names) + 1)]
     where = {str(tmp): "TMP"}
@@ -182,21 +179,21 @@ def faults_table(tmp: Path, quick: bool) -> list[str]:
         lines.append(f"| {label} | " + " | ".join(results) + " |")
         print(label, results, flush=True)
 
-    row("output through a file", [cell(run(c, env, AS_USER), where) for c in cmds(tmp / "afile", "").values()])
+    row("output through a file", [cell(run(c, env, AS_USER), where) for c in cmds(tmp / "afile").values()])
     row("folder without write permission", [cell(run(c, env, AS_USER), where)
-                                            for c in cmds(locked, "").values()])
+                                            for c in cmds(locked).values()])
     for label, opts in (("read-only file system", "ro,size=1m"), ("disk full (256 kB tmpfs)", "size=256k")):
         mnt = tmp / f"mnt{len(lines)}"
         mnt.mkdir()
-        row(label, [cell(_mounted(opts, mnt, c, env), where) for c in cmds(mnt, "").values()])
+        row(label, [cell(_mounted(opts, mnt, c, env), where) for c in cmds(mnt).values()])
 
     for sig, label in ((signal.SIGINT, "Ctrl-C (SIGINT) mid-run"), (signal.SIGTERM, "SIGTERM mid-run"),
                        (signal.SIGKILL, "SIGKILL mid-run, then the same command again")):
         results = []
-        for name, _ in cmds(tmp, "").items():
+        for name, _ in cmds(tmp).items():
             target = tmp / f"sig{int(sig)}_{name}"
             target.mkdir()
-            cmd = cmds(target, "")[name]
+            cmd = cmds(target)[name]
             t0 = time.monotonic()
             r = run(cmd, env, signal_after=(sig, lambda: time.monotonic() - t0 > 6))
             left = [p for p in target.rglob(".*") if p.is_file()]

@@ -89,7 +89,7 @@ class BlockWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise write_error(self.path, exc) from None
-        remove_stale(self.path.parent)
+        remove_stale(self.path.parent, once=True)
         self._tmp = temp_path(self.path, self.ext)
         try:
             self._file = sf.SoundFile(str(self._tmp), "w", self.sr, self.channels, self.subtype, format=self.fmt)

@@ -16,6 +16,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 from pathlib import Path
 
 from cspec.errors import AudioError
@@ -38,6 +39,8 @@ _REASONS = {
     errno.EIO: "input/output error",
     errno.EMFILE: "too many open files",
 }
+
+_SWEPT: set[str] = set()  # folders remove_stale(once=True) has swept in this process
 
 _TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.part\.[^.]+$")
 
@@ -65,9 +68,8 @@ def write_error(path: str | os.PathLike, exc: BaseException) -> AudioError:
         check_writable(path)
     except AudioError as probe:
         return probe
-    folder = _existing_folder(path)
     try:
-        st = os.statvfs(folder)
+        st = os.statvfs(_existing_folder(path)[0])
         if st.f_bavail * st.f_frsize < 1 << 16:
             return AudioError(f"{path}: cannot write ({_REASONS[errno.ENOSPC]})")
     except OSError:
@@ -76,18 +78,23 @@ def write_error(path: str | os.PathLike, exc: BaseException) -> AudioError:
     return AudioError(f"{path}: cannot write ({text.splitlines()[0] if text else type(exc).__name__})")
 
 
-def _existing_folder(path: Path) -> Path:
-    folder = path.parent
+def _existing_folder(path: Path) -> tuple[Path, bool]:
+    """The nearest folder above ``path`` that exists, and whether folders between them are missing.
+
+    A part of the path that is a file ends the walk there (:func:`check_writable` names it); other errors of
+    ``stat`` (permission denied, a symlink loop) raise :class:`AudioError`.
+    """
+    folder, missing = path.parent, False
     while True:
         try:
             os.stat(folder)
-            return folder
-        except (FileNotFoundError, NotADirectoryError):
+            return folder, missing
+        except (FileNotFoundError, NotADirectoryError):  # walk up to the part of the path that exists
             if folder.parent == folder:
-                return folder
-            folder = folder.parent
-        except OSError:
-            return folder
+                return folder, missing
+            folder, missing = folder.parent, True
+        except OSError as exc:
+            raise AudioError(f"{path}: cannot write ({os_reason(exc)})") from None
 
 
 def check_writable(path: str | os.PathLike) -> None:
@@ -96,22 +103,9 @@ def check_writable(path: str | os.PathLike) -> None:
     Nothing is left behind: missing folders are not created, the probe file is removed at once.
     """
     path = Path(path)
-    folder = path.parent
-    missing = []
-    while True:
-        try:
-            st = os.stat(folder)
-        except (FileNotFoundError, NotADirectoryError):  # walk up to the part of the path that exists
-            if folder.parent == folder:
-                break
-            missing.append(folder)
-            folder = folder.parent
-            continue
-        except OSError as exc:
-            raise AudioError(f"{path}: cannot write ({os_reason(exc)})") from None
-        if not _is_dir(st):
-            raise AudioError(f"{path}: cannot write (not a directory: {folder} is a file)")
-        break
+    folder, missing = _existing_folder(path)
+    if not stat.S_ISDIR(os.stat(folder).st_mode):
+        raise AudioError(f"{path}: cannot write (not a directory: {folder} is a file)")
     probe = folder / f".cspec-probe.{os.getpid()}.{secrets.token_hex(4)}"
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -122,12 +116,6 @@ def check_writable(path: str | os.PathLike) -> None:
         os.unlink(probe)
     except OSError:
         pass
-
-
-def _is_dir(st: os.stat_result) -> bool:
-    import stat
-
-    return stat.S_ISDIR(st.st_mode)
 
 
 def temp_path(path: str | os.PathLike, ext: str) -> Path:
@@ -152,8 +140,6 @@ def is_temp_name(name: str) -> bool:
 
 def process_running(pid: int) -> bool:
     """Whether a process with this pid runs on this machine (this one included; another user's counts)."""
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -163,9 +149,18 @@ def process_running(pid: int) -> bool:
     return True
 
 
-def remove_stale(folder: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files in ``folder`` left by processes that no longer run; return what was removed."""
-    removed = []
+def remove_stale(folder: str | os.PathLike, once: bool = False) -> list[Path]:
+    """Remove the temporary files in ``folder`` left by processes that no longer run; return what was removed.
+
+    With ``once``, a folder already swept by this process is not listed again (writers call it for every file
+    they write; a batch into one folder would list it once per file).
+    """
+    removed: list[Path] = []
+    if once:
+        key = os.path.realpath(folder)
+        if key in _SWEPT:
+            return removed
+        _SWEPT.add(key)
     try:
         names = os.listdir(folder)
     except OSError:

@@ -145,13 +145,14 @@ def save(
         raise AudioError(f"{path}: refusing to write NaN or Inf samples")
     subtype = subtype or output_subtype(fmt, ext, like)
     if is_integer(subtype):
-        report_range(path, subtype, int((np.abs(wave) > 1.0).sum()), wave.size, float(np.abs(wave).max()))
+        magnitude = np.abs(wave)
+        report_range(path, subtype, int((magnitude > 1.0).sum()), wave.size, float(magnitude.max()))
         wave = np.clip(wave, -1.0, 1.0)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise write_error(path, exc) from None
-    remove_stale(path.parent)
+    remove_stale(path.parent, once=True)
     tmp = temp_path(path, ext)
     try:
         sf.write(str(tmp), wave.T, int(sr), format=fmt, subtype=subtype)

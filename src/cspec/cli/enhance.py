@@ -13,6 +13,7 @@ import argparse
 import glob
 import os
 import random
+import stat
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -84,7 +85,7 @@ def collect(inputs: list[str], output: str | None) -> tuple[list[tuple[Path, Pat
         except OSError as exc:
             problems.append(f"{arg}: {os_reason(exc)}")
             continue
-        if st is not None and path.is_dir():
+        if st is not None and stat.S_ISDIR(st.st_mode):
             found = sorted(f for f in path.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
                            and not f.stem.endswith("_enhanced") and not is_temp_name(f.name))
             if not found:

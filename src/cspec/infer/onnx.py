@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import warnings
 from pathlib import Path
 
@@ -38,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cspec.audio.fs import remove_stale
+from cspec.audio.fs import os_reason, remove_stale, temp_path
 from cspec.errors import ConfigError
 from cspec.infer.cores import get_core, refuse_frame_lookahead
 from cspec.spectral.export import ConvISTFT, ConvSTFT
@@ -146,7 +145,7 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
         meta["states"] = [list(flat[k].shape) for k in keys]
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path.parent)  # what a killed export left
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part.onnx")  # see cspec.audio.fs
+    tmp = temp_path(path, "onnx")
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
@@ -160,8 +159,6 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
     except ConfigError:
         raise
     except OSError as err:  # the file system said no: the path and the reason (disk full, read-only ...)
-        from cspec.audio.fs import os_reason
-
         raise ConfigError(f"{path}: cannot write ({os_reason(err)})") from None
     except Exception as err:  # the exporter raises many types; name the model and the cause
         raise ConfigError(f"ONNX export of '{meta['name']}' failed: {str(err).strip().splitlines()[0]}") from err
