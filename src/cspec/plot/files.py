@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -46,17 +45,24 @@ def save_figure(fig: Figure, out: str | os.PathLike, overwrite: bool = False,
 
     An existing ``out`` is refused unless ``overwrite``; a path in ``protect`` is refused always.
     """
+    from cspec.audio import fs
+
     out = check_output(out, overwrite, protect)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".part{out.suffix}", dir=out.parent)
-    os.close(fd)
+    fs.check_writable(out)  # one line naming the path: not a directory, permission denied, read-only ...
     try:
-        os.chmod(tmp, 0o644)
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fs.write_error(out, exc) from None
+    fs.remove_stale(out.parent, once=True)
+    tmp = fs.temp_path(out, out.suffix.lstrip(".") or "png")
+    try:
         fig.savefig(tmp, format=out.suffix.lower().lstrip(".").replace("jpg", "jpeg"))
         os.replace(tmp, out)
-    except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ConfigError(f"{out}: cannot write the figure ({exc})") from None
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, Exception):
+            raise fs.write_error(out, exc) from None
+        raise
     return out
 
 
