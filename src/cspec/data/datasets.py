@@ -44,17 +44,20 @@ def speaker_splits(items: Sequence[PoolItem]) -> dict[str, str]:
 
 
 def subset_items(items: Sequence[PoolItem], subset: str, valid_percent: float = 5.0,
-                 splits: dict[str, str] | None = None) -> list[PoolItem]:
+                 splits: dict[str, str] | None = None, split_by: str = "path") -> list[PoolItem]:
     """The items of one subset: ``train``, ``valid``, ``all`` (train and valid) or ``test``.
 
     An item's split is its manifest's ``split`` column; else the split of its speaker's identity in ``splits``
     (see :func:`speaker_splits`: a person whom another manifest holds out is held out here too); else a fixed
-    split by a hash of its path (CRC-32) that puts about ``valid_percent`` % of the items in ``valid`` and the
-    rest in ``train``, independent of the order of rows. ``test`` items are never in ``train``, ``valid`` or
+    split by a hash (CRC-32) of its path, or with ``split_by="speaker"`` of its speaker's identity (so that no
+    person is in both, as a separation set needs), that puts about ``valid_percent`` % of the items (speakers) in
+    ``valid`` and the rest in ``train``, independent of the order of rows. ``test`` items are never in ``train``, ``valid`` or
     ``all``; an item with neither a split nor a held-out speaker is never in ``test``.
     """
     if subset not in ("all", "train", "valid", "test"):
         raise DataError(f"unknown subset '{subset}'; use all, train, valid or test")
+    if split_by not in ("path", "speaker"):
+        raise DataError(f"split_by: 'path' or 'speaker', got {split_by!r}")
     splits = splits or {}
 
     def split_of(it: PoolItem) -> str:
@@ -62,7 +65,8 @@ def subset_items(items: Sequence[PoolItem], subset: str, valid_percent: float = 
             return it.split
         if speaker_identity(it.speaker) in splits:
             return splits[speaker_identity(it.speaker)]
-        hashed = zlib.crc32(Path(it.path).as_posix().encode()) % 10000 < valid_percent * 100
+        key = speaker_identity(it.speaker) if split_by == "speaker" else Path(it.path).as_posix()
+        hashed = zlib.crc32(key.encode()) % 10000 < valid_percent * 100
         return "valid" if hashed else "train"
 
     if subset == "all":
@@ -129,7 +133,8 @@ class SimulatedDataset(Dataset):
         seconds, sr, length, seed: duration and rate of every item, number of items, seed.
         config: the :class:`cspec.data.simulate.SimConfig` (defaults when ``None``).
         license, source, exclude_license: filters of :func:`cspec.data.manifest.read_pool`, on both pools.
-        subset, valid_percent: ``all``, ``train`` or ``valid`` speech items (see :func:`subset_items`).
+        subset, valid_percent, split_by: ``all``, ``train``, ``valid`` or ``test`` speech items, rows without a
+            split put in ``valid`` by a hash of their ``path`` or of their ``speaker`` (see :func:`subset_items`).
         speech_items, noise_items: pools given directly instead of read from the manifest.
         use_noise_files: read the manifest's noise files (else only generated noise is used).
         noise_manifests: more pool manifests (or their folders) whose noise rows join the noise pool, e.g. the
@@ -158,7 +163,7 @@ class SimulatedDataset(Dataset):
                  noise_manifests: Sequence[str | os.PathLike] = (),
                  speech_manifests: Sequence[str | os.PathLike] = (),
                  speech_pools: Sequence[str | os.PathLike | dict] = (),
-                 decode_cache: bool | str | os.PathLike = True):
+                 decode_cache: bool | str | os.PathLike = True, split_by: str = "path"):
         if seconds <= 0 or length <= 0 or sr <= 0:
             raise DataError(f"seconds, length and sr must be positive, got {seconds}, {length}, {sr}")
         if manifest is None and ((speech_items is None and not speech_pools)
@@ -182,7 +187,7 @@ class SimulatedDataset(Dataset):
             chosen = []
             for (m, weight, whole), items in zip(specs, lists):
                 try:
-                    chosen.append((subset_items(items, subset, valid_percent, splits), weight, whole))
+                    chosen.append((subset_items(items, subset, valid_percent, splits, split_by), weight, whole))
                 except DataError as exc:
                     raise DataError(f"{m}: {exc}") from None
             self.speech = MixedSpeechPool(chosen, sr, cache)
@@ -192,7 +197,8 @@ class SimulatedDataset(Dataset):
             if speech_manifests:
                 speech_items = list(speech_items) + _more(speech_manifests, "speech", filters)
             splits = speaker_splits(speech_items)
-            self.speech = SpeechPool(subset_items(speech_items, subset, valid_percent, splits), sr, cache)
+            self.speech = SpeechPool(subset_items(speech_items, subset, valid_percent, splits, split_by), sr,
+                                     cache)
         if use_noise_files and subset != "test":
             noise_items = [it for it in noise_items if it.split != "test"]
         self.noise = NoisePool(noise_items, sr, cache) if use_noise_files else None
@@ -227,8 +233,9 @@ class SimulatedSeparationDataset(SimulatedDataset):
         kwargs.setdefault("use_noise_files", kwargs.get("config") is not None
                           and kwargs["config"].separation_snr is not None)
         super().__init__(manifest, **kwargs)
-        if not 2 <= n_src <= len(self.speech):
-            raise DataError(f"n_src={n_src}: need 2 <= n_src <= the {len(self.speech)} speakers of the pool")
+        if not 2 <= n_src <= self.speech.persons():
+            raise DataError(f"n_src={n_src}: need 2 <= n_src <= the {self.speech.persons()} distinct speakers of "
+                            "the pool")
         self.n_src = int(n_src)
 
     def __getitem__(self, index: int) -> dict:

@@ -147,16 +147,19 @@ class PoolItem:
 
 
 #: ``(pattern, identity)`` of the corpora whose speakers appear under different ids in the shared manifests:
-#: LibriSpeech reader numbers, VCTK speakers and the one LJSpeech reader.
+#: LibriSpeech reader numbers, VCTK speakers, the one LJSpeech reader and CMU ARCTIC talkers (whose clip ids name
+#: the talker: ``cmu_arctic_clips-cmu_arctic_us_aew_a0001`` is ``cmu_arctic-aew``).
 _IDENTITIES = ((re.compile(r"^librispeech(?:_clips)?-(\d+)(?![0-9])"), r"librispeech-\1"),
                (re.compile(r"^vctk(?:_clips)?-(p\d{3})(?![0-9])"), r"vctk-\1"),
-               (re.compile(r"^ljspeech(?:-lj)?$"), "ljspeech"))
+               (re.compile(r"^ljspeech(?:-lj)?$"), "ljspeech"),
+               (re.compile(r"^cmu_arctic(?:_clips)?-cmu_arctic_us_([a-z]{3})_"), r"cmu_arctic-\1"))
 
 
 def speaker_identity(speaker: str) -> str:
     """The person behind a manifest's speaker id: ``librispeech-1040`` and ``librispeech_clips-1040-...`` are
     ``librispeech-1040``, ``vctk_clips-p225_001`` is ``vctk-p225``, ``ljspeech`` and ``ljspeech-lj`` are
-    ``ljspeech``; other ids are their own identity."""
+    ``ljspeech``, ``cmu_arctic_clips-cmu_arctic_us_aew_a0001`` is ``cmu_arctic-aew``; other ids are their own
+    identity."""
     for pattern, repl in _IDENTITIES:
         m = pattern.match(speaker)
         if m:

@@ -19,7 +19,7 @@ import numpy as np
 
 from cspec.audio import load
 from cspec.data.cache import DecodedCache
-from cspec.data.manifest import PoolItem
+from cspec.data.manifest import PoolItem, speaker_identity
 from cspec.errors import DataError
 
 __all__ = ["AudioCache", "SpeechPool", "MixedSpeechPool", "NoisePool", "fit_length", "pick_weighted"]
@@ -113,10 +113,36 @@ class SpeechPool:
         kind's speakers uniformly; kinds the pool lacks (a small validation split may) are left out."""
         return _draw(self.speakers, self.by_kind, rng, kinds)
 
+    def persons(self) -> int:
+        """How many distinct persons (:func:`speaker_identity`) the pool's speaker ids name."""
+        return len({speaker_identity(s) for s in self.speakers})
+
+    def draw_distinct(self, rng: np.random.Generator, k: int, kinds: dict | None = None) -> list[str]:
+        """``k`` speakers of ``k`` different persons, each drawn as :meth:`draw_speaker` draws one (so by pool
+        weight in a :class:`MixedSpeechPool`), a draw whose person is already taken being drawn again; the
+        sources of a separation mixture (two ids of one person, e.g. ``ljspeech`` and ``ljspeech-lj``, never
+        make one mixture)."""
+        if not 1 <= k <= self.persons():
+            raise DataError(f"need {k} distinct speakers; the pool has {self.persons()} persons")
+        out, taken = [], set()
+        for _ in range(k):
+            for _ in range(1000):
+                spk = self.draw_speaker(rng, kinds)
+                if speaker_identity(spk) not in taken:
+                    break
+            else:
+                raise DataError(f"could not draw {k} distinct persons in 1000 tries; the pools' weights leave "
+                                "too few speakers (raise the weight of a larger pool)")
+            out.append(spk)
+            taken.add(speaker_identity(spk))
+        return out
+
     def draw_others(self, rng: np.random.Generator, talkers: tuple[int, int], exclude: Sequence[str]) -> list[str]:
         """Distinct speakers other than ``exclude``, as many as drawn uniformly in ``talkers`` (at most all of
-        them; fewer than 2 raise), for babble."""
-        others = [s for s in self.speakers if s not in exclude]
+        them; fewer than 2 raise), for babble. A speaker is excluded by :func:`speaker_identity`: the person
+        behind an id of ``exclude`` is left out under any of their ids."""
+        gone = {speaker_identity(s) for s in exclude}
+        others = [s for s in self.speakers if speaker_identity(s) not in gone]
         k = min(int(rng.integers(talkers[0], talkers[1] + 1)), len(others))
         _enough(k)
         return [others[j] for j in rng.choice(len(others), k, replace=False)]
@@ -214,7 +240,9 @@ class MixedSpeechPool(SpeechPool):
         return _draw(self.pools[i], by_kind, rng, kinds)
 
     def draw_others(self, rng: np.random.Generator, talkers: tuple[int, int], exclude: Sequence[str]) -> list[str]:
-        left = [[s for s in spk if s not in exclude] if w > 0 else [] for spk, w in zip(self.pools, self.weights)]
+        gone = {speaker_identity(s) for s in exclude}
+        left = [[s for s in spk if speaker_identity(s) not in gone] if w > 0 else []
+                for spk, w in zip(self.pools, self.weights)]
         k = min(int(rng.integers(talkers[0], talkers[1] + 1)), sum(map(len, left)))
         _enough(k)
         out = []

@@ -22,8 +22,12 @@ audio super-resolution are made the same way (Kuleshov, Enam & Ermon, 2017, "Aud
 neural networks": low-pass, decimate, interpolate back).
 
 Separation (:func:`simulate_separation`), as in WSJ0-2mix (Hershey et al., 2016) and LibriMix (Cosentino et
-al., 2020): utterances of ``n_src`` distinct speakers, the first at a level drawn in ``level``, each other one
-at a level relative to it drawn in ``relative_level`` dB, summed; one target per source.
+al., 2020): utterances of ``n_src`` distinct persons (:func:`cspec.data.manifest.speaker_identity`; with several
+pools each drawn by its pool's weight), the first at a level drawn in ``level``, each other one at a level
+relative to it drawn in ``relative_level`` dB, summed; one target per source. With ``separation_snr`` noise is
+added as in WHAM! (Wichern et al., 2019, "WHAM!: Extending speech separation to noisy environments"), at an SNR
+drawn uniformly in that range; ``separation_snr_ref="loudest"`` measures it against the louder source as WHAM!
+does (its range there is -6 .. 3 dB), ``"sum"`` against the sum of the sources.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ class SimConfig:
     relative_level: tuple[float, float] = (-5.0, 5.0)
     speech_kinds: dict | None = None
     separation_snr: tuple[float, float] | None = None
+    separation_snr_ref: str = "sum"
 
     def __post_init__(self):
         for name in ("snr", "level", "gap", "rt60", "relative_level", "babble_talkers", "noise_speed",
@@ -95,6 +100,10 @@ class SimConfig:
         if self.speech_kinds is not None and not _valid_weights(self.speech_kinds):
             raise DataError(f"SimConfig.speech_kinds: weights >= 0 (not all 0) of manifest kinds, got "
                             f"{self.speech_kinds}")
+        if self.separation_snr_ref not in ("sum", "loudest"):
+            raise DataError(f"SimConfig.separation_snr_ref: 'sum' or 'loudest', got {self.separation_snr_ref!r}")
+        if self.separation_snr is not None and self.separation_snr[0] > self.separation_snr[1]:
+            raise DataError(f"SimConfig.separation_snr: the range {self.separation_snr} is reversed; give (low, high)")
         for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit):
             if not 0.0 <= p <= 1.0:
                 raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
@@ -236,11 +245,13 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
                         noise: NoisePool | None, cfg: SimConfig) -> dict:
     """A mixture of ``n_src`` distinct speakers: ``mixture`` (n,), ``targets`` (n_src, n), ``speakers``,
     ``levels_db`` (n_src,), ``rt60``, ``bandwidth``; with ``cfg.separation_snr`` also ``noise`` and
-    ``snr_db`` (noise relative to the sum of the sources)."""
-    if not 2 <= n_src <= len(speech):
-        raise DataError(f"n_src={n_src}: need 2 <= n_src <= the {len(speech)} speakers of the pool")
+    ``snr_db`` (noise relative to the sum of the sources, or to the louder one with
+    ``cfg.separation_snr_ref="loudest"``). The speakers are distinct persons (:meth:`SpeechPool.draw_distinct`,
+    by pool weight and ``cfg.speech_kinds``)."""
+    if not 2 <= n_src <= speech.persons():
+        raise DataError(f"n_src={n_src}: need 2 <= n_src <= the {speech.persons()} distinct speakers of the pool")
     sr = speech.sr
-    speakers = tuple(speech.speakers[int(j)] for j in rng.choice(len(speech), n_src, replace=False))
+    speakers = tuple(speech.draw_distinct(rng, n_src, cfg.speech_kinds))
     dry = [_utterance(speech, s, n, rng, cfg) for s in speakers]
     wet, targets, rt60 = _reverb(dry, rng, cfg, sr)
     first = float(rng.uniform(*cfg.level))
@@ -253,7 +264,8 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
     if cfg.separation_snr is not None:
         nz, kind, talkers = _noise(n, rng, cfg, noise, speech, speakers)
         snr = float(rng.uniform(*cfg.separation_snr))
-        nz = scale_to_snr(mixture, nz, snr)
+        ref = max(wet, key=rms_db) if cfg.separation_snr_ref == "loudest" else mixture
+        nz = scale_to_snr(ref, nz, snr)
         mixture = mixture + nz
         out.update(noise=nz, snr_db=snr, noise_type=kind, noise_speakers=";".join(talkers))
     mixture, bandwidth = _bandlimit(mixture, rng, cfg, sr)
