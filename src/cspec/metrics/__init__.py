@@ -1,4 +1,5 @@
-"""Evaluation metrics: intrusive (PESQ, STOI, SI-SDR, SDR, composite ...), non-intrusive (DNSMOS), spectral.
+"""Evaluation metrics: intrusive (PESQ, STOI, SI-SDR, SDR, composite ...), non-intrusive (DNSMOS), spectral,
+and permutation-invariant separation scores (:func:`score_separation`).
 
 One function per metric, each accepting tensors or arrays ``(..., samples)`` and applying the canonical
 preprocessing (see :mod:`cspec.metrics.registry`); :func:`evaluate` runs many at once and records a NaN plus a
@@ -12,6 +13,7 @@ from cspec.metrics.evaluate import Scores, evaluate
 from cspec.metrics.intrusive import estoi, pesq, pesq_nb, pesq_wb, stoi
 from cspec.metrics.registry import DEFAULT_METRICS, METRICS, preprocessing
 from cspec.metrics.sdr import scale, sdr, seg_snr, si_sdr, snr
+from cspec.metrics.separation import SeparationScores, score_separation
 from cspec.metrics.spectral import (
     log_spectral_distance,
     spectral_convergence,
@@ -25,5 +27,5 @@ __all__ = [
     "si_sdr", "sdr", "snr", "scale", "seg_snr",
     "composite", "csig", "cbak", "covl", "llr", "wss",
     "log_spectral_distance", "spectral_convergence", "spectral_convergence_db", "spectral_convergence_wave",
-    "dnsmos",
+    "dnsmos", "score_separation", "SeparationScores",
 ]
