@@ -20,10 +20,12 @@ mode, state shapes, and the SHA-256 of the model's name, config and state dict,
 only while that digest matches the folder's model.
 
 Which models export: GTCRN (one or two stages), CRN, GCRN and DCCRN-E/R/C/CL (offline and frames; onnxruntime
-equals PyTorch to < 1e-4 in the tests for GTCRN, two-stage GTCRN and DCCRN-CL). Not exported: MP-SENet, CMGAN,
-DCUNet, TF-GridNet, Conv-TasNet and DPRNN have no real-pair core here (their forwards use complex
-``torch.stft``/``angle``/``abs`` at the edges); :func:`export_onnx` raises :class:`ConfigError` naming the
-covered models.
+equals PyTorch to < 1e-4 in the tests for GTCRN, two-stage GTCRN and DCCRN-CL), and the separator Conv-TasNet
+(offline only: input ``wave`` ``(batch, samples)``, output ``separated`` ``(batch, n_sources, samples)``, the
+metadata records ``n_sources``; a learned filterbank, so there is no STFT to put inside). Not exported: MP-SENet,
+CMGAN and DCUNet have no real-pair core here (their forwards use complex ``torch.stft``/``angle``/``abs`` at the
+edges); DPRNN and TF-GridNet use ``F.unfold``, which the exporter cannot give a dynamic length;
+:func:`export_onnx` raises :class:`ConfigError` naming the covered models.
 """
 
 from __future__ import annotations
@@ -72,6 +74,28 @@ class _Offline(nn.Module):
         return y[..., self.left:] if self.left else y
 
 
+class _Separated(nn.Module):
+    """A separator (``n_sources >= 2``): ``wave (B, n)`` -> ``separated (B, C, n)``.
+
+    Conv-TasNet computes on real tensors from end to end (a learned filterbank, no STFT), so the graph is its
+    ``forward``. DPRNN and TF-GridNet are refused: their segmentation / unfolding (``F.unfold``) does not export
+    with a dynamic length (the TorchScript exporter cannot read the input size; traced, the graph runs only at
+    the example's length).
+    """
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        from cspec.models.convtasnet import ConvTasNet
+
+        if not isinstance(model, ConvTasNet):
+            raise ConfigError(f"separator '{getattr(model, 'name', type(model).__name__)}' does not export to ONNX "
+                              "(its F.unfold has no dynamic-length export); covered separators: convtasnet")
+        self.model = model
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.model(wave)["wave"]
+
+
 class _Frames(nn.Module):
     def __init__(self, model, keys: list[str], states: dict) -> None:
         super().__init__()
@@ -116,15 +140,24 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
     if path.suffix.lower() != ".onnx":
         raise ConfigError(f"{path}: the output of an ONNX export must end in .onnx")
     model = model.eval()
-    get_core(model)  # raises for models without a real-pair core
+    separator = int(getattr(model, "n_sources", 1)) > 1
+    if separator and mode != "offline":
+        raise ConfigError("a separation model exports with mode='offline' only")
+    wrapper = _Separated(model).eval() if separator else None  # raises for separators not covered
+    if not separator:
+        get_core(model)  # raises for models without a real-pair core
     cfg = model.stft_config
     meta = {"format": "cspec-onnx", "mode": mode, "name": getattr(model, "name", type(model).__name__),
             "config": getattr(model, "config", {}), "sample_rate": int(model.sample_rate),
             "causal": bool(model.causal), "lookahead": int(model.lookahead()),
-            "stft": {k: getattr(cfg, k) for k in ("n_fft", "hop_length", "win_length", "window", "center",
-                                                 "pad_mode", "sample_rate")},
-            "model_sha256": model_digest(model)}
-    if mode == "offline":
+            "stft": None if cfg is None else {k: getattr(cfg, k) for k in ("n_fft", "hop_length", "win_length",
+                                                                      "window", "center", "pad_mode", "sample_rate")},
+            "n_sources": int(getattr(model, "n_sources", 1)), "model_sha256": model_digest(model)}
+    if separator:
+        example = (torch.randn(2, 4 * (cfg.n_fft if cfg is not None else 1000)) * 0.1,)
+        names_in, names_out = ["wave"], ["separated"]
+        axes = {"wave": {0: "batch", 1: "samples"}, "separated": {0: "batch", 2: "samples"}}
+    elif mode == "offline":
         wrapper, example = _Offline(model).eval(), (torch.randn(2, 4 * cfg.n_fft) * 0.1,)
         names_in, names_out = ["wave"], ["enhanced"]
         axes = {"wave": {0: "batch", 1: "samples"}, "enhanced": {0: "batch", 1: "samples"}}
@@ -212,8 +245,9 @@ class OnnxModel:
             raise ConfigError(f"{path}: not exported by cspec (no 'cspec' metadata); use cspec export")
         self.meta = meta = json.loads(raw)
         self.mode, self.name, self.path = meta["mode"], meta["name"], path
-        self.sample_rate, self.causal, self.n_sources = int(meta["sample_rate"]), bool(meta["causal"]), 1
-        self.stft_config = STFTConfig(**meta["stft"])
+        self.sample_rate, self.causal = int(meta["sample_rate"]), bool(meta["causal"])
+        self.n_sources = int(meta.get("n_sources", 1))  # separators: "wave" (batch, n_sources, samples)
+        self.stft_config = STFTConfig(**meta["stft"]) if meta.get("stft") else None
         self.states = [np.zeros(s, np.float32) for s in meta.get("states", [])]
         self._inputs = {i.name for i in self.session.get_inputs()}
 
