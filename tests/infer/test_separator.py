@@ -162,7 +162,8 @@ def test_ten_minute_two_talker_file_keeps_each_speaker_in_one_output(tmp_path):
     assert [p.name for p in outs] == ["meeting_s1.wav", "meeting_s2.wav"]
     assert oracle.calls == 75 and oracle.swaps >= 20
     est = torch.stack([torch.from_numpy(sf.read(p, dtype="float32")[0]) for p in outs])
-    scores = si_sdr(_global_order(est, sources), sources)  # torchmetrics' SI-SDR (Le Roux et al. 2019, eq. 1) of each output
+    # torchmetrics' SI-SDR (Le Roux et al. 2019, eq. 1) of each output
+    scores = si_sdr(_global_order(est, sources), sources)
     assert est.shape == sources.shape and float(scores.min()) > 30.0, scores
     mono_mb = sources.shape[-1] * 4 / 2**20  # one 10-minute signal: 36.6 MB
     assert grown_mb < mono_mb / 4, f"peak memory grew by {grown_mb:.1f} MB while separating 10 minutes"
@@ -183,11 +184,12 @@ def test_files_named_written_and_long_files_equal_the_signal_path(tmp_path):
         assert (info.samplerate, info.channels, info.frames, info.subtype) == (22050, 1, 12000, "PCM_16")
         assert np.abs(sf.read(p, dtype="float32")[0] - ref[i].numpy()).max() <= 1 / 32768 + 1e-6
     long = (rng.standard_normal(5 * SR) * 0.1).astype(np.float32)  # 5 chunks, streamed in 0.3 s blocks
-    sf.write(tmp_path / "long.wav", long, SR, subtype="FLOAT")
+    stereo = np.stack([long, 0.5 * long - 0.02], axis=1)  # mixed down block by block
+    sf.write(tmp_path / "long.wav", stereo, SR, subtype="FLOAT")
     outs = sep.separate_file(tmp_path / "long.wav", tmp_path / "o")
     assert [p.name for p in outs] == ["long_s1.wav", "long_s2.wav"]
     est = np.stack([sf.read(p, dtype="float32")[0] for p in outs])
-    assert np.abs(est - sep.separate(long, SR).numpy()).max() < 1e-6
+    assert np.abs(est - sep.separate(stereo.T, SR).numpy()).max() < 1e-6
     sf.write(tmp_path / "long8k.flac", long[: 4 * 8000], 8000)  # streamed resampling vs whole-signal resampling
     outs = sep.separate_file(tmp_path / "long8k.flac", tmp_path / "o")
     est = torch.stack([torch.from_numpy(sf.read(p, dtype="float32")[0]) for p in outs])
@@ -234,7 +236,8 @@ def test_onnx_separator_equals_pytorch(tmp_path):
     x = torch.randn(3 * SR) * 0.1
     assert float((onnx.separate(x, SR) - torch_sep.separate(x, SR)).abs().max()) <= 1e-4
     with pytest.raises(ConfigError, match="covered separators: convtasnet"):
-        export_onnx(build("dprnn", n_filters=8, kernel_size=16, chunk_size=10, hidden=8, n_blocks=1), tmp_path / "d.onnx")
+        export_onnx(build("dprnn", n_filters=8, kernel_size=16, chunk_size=10, hidden=8, n_blocks=1),
+                    tmp_path / "d.onnx")
 
 
 def test_bad_inputs_are_one_clear_error(tmp_path):

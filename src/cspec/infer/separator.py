@@ -34,10 +34,8 @@ from cspec.infer.chunked import chunk_sizes
 from cspec.infer.resolve import PRETRAINED_DIR, available_pretrained, resolve_model
 from cspec.infer.stitch import StitchedRunner
 
-__all__ = ["Separator", "output_paths", "DEFAULT_SEPARATOR"]
+__all__ = ["Separator", "output_paths"]
 
-#: the bundled separation model the CLI uses when none is named
-DEFAULT_SEPARATOR = "sep2"
 _SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")  # what cspec.audio.save writes
 
 
@@ -148,9 +146,9 @@ class Separator:
 
     def separate_file(self, src: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False,
                       stop: threading.Event | None = None) -> list[Path]:
-        """Separate one file into ``n_sources`` mono files (:func:`output_paths`: ``out`` a folder, or a name such as ``mix.wav``) at
-        the input's rate and sample format; returns their paths. When ``stop`` is set, the work ends at the next
-        block with :class:`cspec.errors.Cancelled` and none of the outputs is left."""
+        """Separate one file into ``n_sources`` mono files (:func:`output_paths`: ``out`` a folder, or a name such
+        as ``mix.wav``) at the input's rate and sample format; returns their paths. When ``stop`` is set, the work
+        ends at the next block with :class:`cspec.errors.Cancelled` and none of the outputs is left."""
         src = Path(src)
         dsts = output_paths(src, out, self.n_sources)
         _check_targets(src, dsts, overwrite)

@@ -2,10 +2,11 @@
 
 A separation model names its outputs in no particular order (it is trained with permutation-invariant training,
 Yu et al. 2017), so chunk ``k`` may give speaker A in output 1 and chunk ``k + 1`` in output 2. Continuous speech
-separation solves this by *stitching* (Yoshioka et al. 2018, "Multi-microphone neural speech separation for
-far-field multi-talker speech recognition", ICASSP; Chen et al. 2020, "Continuous speech separation: dataset and
-analysis", ICASSP, Sec. 3): consecutive windows overlap, and the outputs of each new window are reordered so that
-they match the previous window's outputs on the shared samples. Here the order ``p`` of chunk ``k + 1`` is
+separation solves this by *stitching* (Yoshioka et al. 2018, "Recognizing overlapped speech in meetings: a
+multichannel separation approach using neural networks", Interspeech; Chen et al. 2020, "Continuous speech
+separation: dataset and analysis", ICASSP): consecutive windows overlap, and the outputs of each new window are
+reordered so that they match the previous window's outputs on the shared samples. Here the order ``p`` of chunk
+``k + 1`` is
 
     p* = argmax_p  sum_i < a_i , b_p(i) >                                   (a: previous, b: new, over the overlap)
 
