@@ -30,8 +30,17 @@ NaN samples, no utterance, lengths that differ) gets NaN and a reason, and so do
 crashes ("crashed (signal 11)": the other files and metrics are kept); means leave NaNs out and count them.
 Exit status 0, or 1 when not one value could be computed (every value NaN).
 
+speaker separation (--sources N): --ref holds <name>_s1.wav ... <name>_sN.wav (or LibriMix-style folders
+s1/ s2/ ... of <name>.wav), --est the same (as 'cspec separate' writes), --mix the mixtures <name>.wav. Per
+file the estimates are matched to the references by the permutation of highest mean SI-SDR (uPIT); reported
+per source and as the file's mean: si_sdr, sdr (BSS-eval, 512 taps) and, with --mix, si_sdri, sdri and the
+mixture's own mix_si_sdr, mix_sdr; the CSV's perm column lists the estimate matched with s1, s2, ...
+A missing or extra source file, lengths that differ by more than 0.1 s, a silent or unreadable file: NaN and
+the reason for that file.
+
 examples:
   cspec eval --ref data/clean --est enhanced/ --noisy data/noisy --csv scores.csv --jobs 4
+  cspec eval --ref test/ --est separated/ --mix test/mix_clean --sources 2 --csv scores.csv
   cspec eval --ref data/clean --est enhanced/ --metrics pesq,stoi,si_sdr
   cspec eval --est recordings/ --dnsmos
 """
@@ -54,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dnsmos", action="store_true", help="add DNSMOS P.835 and P.808 (works without --ref)")
     p.add_argument("--csv", metavar="FILE", help="write the per-file table (values, NaN reasons) to FILE")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="files scored in parallel processes (default 1)")
+    p.add_argument("--sources", type=int, metavar="N",
+                   help="score speaker separation of N sources: permutation-invariant SI-SDR, SDR (see below)")
+    p.add_argument("--mix", metavar="DIR", help="with --sources: folder of the mixtures, for SI-SDRi and SDRi")
     p.set_defaults(func=run)
 
 
@@ -98,7 +110,80 @@ def summary_table(summaries, names, noisy: bool) -> list[str]:
     return lines
 
 
+def _check_csv(args, inputs: list[str]) -> None:
+    """Find out before scoring, not after minutes of work, that --csv can be written and is no input."""
+    from pathlib import Path
+
+    from cspec.audio.fs import check_writable
+
+    if Path(args.csv).is_dir():
+        raise ConfigError(f"--csv {args.csv}: cannot write (is a folder)")
+    if Path(args.csv).exists() and any(Path(args.csv).samefile(f) for f in inputs if f and Path(f).exists()):
+        raise ConfigError(f"--csv {args.csv}: is one of the input files; choose another name")
+    check_writable(args.csv)
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+    return Progress(*columns, console=Console(stderr=True), transient=False)
+
+
+def run_separation(args: argparse.Namespace) -> int:
+    """``cspec eval --sources N``: permutation-invariant separation scores (:mod:`cspec.metrics.separation`)."""
+    from cspec.metrics.report import Summary, all_nan, summarize
+    from cspec.metrics.separation_report import evaluate_separation, file_columns, pair_sources, write_sep_csv
+
+    for flag, given in (("--noisy", args.noisy), ("--metrics", args.metrics), ("--dnsmos", args.dnsmos)):
+        if given:
+            raise ConfigError(f"{flag} does not apply to separation (--sources); use --mix DIR for the mixtures")
+    if not args.ref:
+        raise ConfigError("--sources needs --ref DIR (the reference sources)")
+    if args.sources < 1:
+        raise ConfigError(f"--sources must be >= 1, got {args.sources}")
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
+    items = pair_sources(args.est, args.ref, args.sources, args.mix)
+    if args.csv:
+        _check_csv(args, [f for it in items for f in (*it.refs, *it.ests, it.mix)])
+    with _progress() as bar:
+        task = bar.add_task("eval", total=len(items))
+        rows = evaluate_separation(items, jobs=args.jobs, on_done=lambda _row: bar.advance(task))
+    names = file_columns(bool(args.mix))
+    by: dict[str, Summary] = {s.column: s for s in summarize(rows, names)}
+    out = sys.stdout
+    print(f"cspec eval: {len(items)} files of {args.sources} sources in {args.est} against {args.ref}", file=out)
+    print("preprocessing: mono; estimates (and mixtures) resampled to the reference rate by soxr VHQ; signals "
+          "within 0.1 s cut to the shortest; permutation of highest mean SI-SDR per file; SDR: BSS-eval, 512 taps",
+          file=out)
+    print("summary: mean over files of the per-file mean over sources, NaN left out; 95% CI = Student-t "
+          "half-width", file=out)
+    lines = ["| metric | unit | mean | 95% CI | n | NaN |", "|---|---|---|---|---|---|"]
+    for n in names:
+        s = by[n]
+        lines.append(f"| {n} | dB | {_fmt(s.mean)} | ±{_fmt(s.ci95)} | {s.count} | {s.nan} |")
+    print("\n".join(lines), file=out)
+    failed = [r for r in rows if r["reason"]]
+    if failed:
+        print(f"{len(failed)} file(s) with NaN values:", file=out)
+        for r in failed:
+            print(f"  {r['file']}: {r['reason']}", file=out)
+    if args.csv:
+        print(f"per-file table: {write_sep_csv(rows, args.csv)}", file=out)
+    if all_nan(rows, names):
+        print(f"cspec eval: no file could be scored: all {len(rows) * len(names)} values are NaN "
+              "(reasons listed above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.sources is not None:
+        return run_separation(args)
+    if args.mix:
+        raise ConfigError("--mix is for separation: pass --sources N too (for enhancement use --noisy DIR)")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
