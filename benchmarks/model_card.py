@@ -67,7 +67,7 @@ def describe(folder: Path) -> dict:
 
 
 def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, res: dict, files: dict,
-         note: str = "", about: str = "") -> str:
+         note: str = "", about: str = "", lineage: str = "", rebuild_cmd: str = "") -> str:
     """The card's markdown. ``recipe``: its path as committed; ``spec``: its content; ``host``: the machine."""
     init = (spec.get("model") or {}).get("init") or ""
     me, noisy = res[f"cspec {name}"], res["noisy"]
@@ -88,9 +88,16 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
                f"{d['stream_latency_ms']:.1f} ms")
     hours = train.get("steps", 0) * spec["data"]["batch_size"] * spec["data"]["train"]["seconds"] / 3600
     wall = train.get("wall_s")
-    deb = bool(spec["data"]["train"].get("options", {}).get("noise_manifests"))
+    opts = spec["data"]["train"].get("options", {})
+    deb = bool(opts.get("noise_manifests"))
     deb_min = debian_minutes() if deb else 0.0
-    env = "CSPEC_DATA=../shared/data" + (" CSPEC_DEBIAN_NOISE=~/.cache/cspec/debian-noise" if deb else "")
+    noise_dir = os.environ.get("CSPEC_DEBIAN_NOISE_NAME", "~/.cache/cspec/debian-noise")
+    env = "CSPEC_DATA=../shared/data" + (f" CSPEC_DEBIAN_NOISE={noise_dir}" if deb else "")
+    pools = opts.get("speech_pools") or []
+    speech = (pool_text(pools) if pools else
+              "the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only)")
+    deb_build = DEB_BUILD.replace("~/.cache/cspec/debian-noise", noise_dir)
+    rebuild = f"\n| rebuild from scratch | `{rebuild_cmd}` |" if rebuild_cmd else ""
     return f"""# cspec pretrained model `{name}`
 
 {d['doc']}
@@ -103,8 +110,8 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | causal | {'yes' if d['causal'] else 'no'} |
 | latency | {lat} |
 | objective | {objective(spec)} |
-{f"| output level | `mask_gain` {d['mask_gain']:.4f}, set after training by `recipes/pool/calibrate_gain.py` so that clean speech passes at its own level (the tanh-bounded mask had passed it at {1 / d['mask_gain']:.3f}) |" + chr(10) if d['mask_gain'] != 1.0 else ""}| recipe | `{recipe}`: `{env} cspec train {recipe}`{DEB_BUILD if deb else ''} |
-| data | the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only): clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data(deb_min) if deb else ''}; about {hours:.1f} h of mixtures seen |
+{f"| output level | `mask_gain` {d['mask_gain']:.4f}, set after training by `recipes/pool/calibrate_gain.py` so that clean speech passes at its own level (the tanh-bounded mask had passed it at {1 / d['mask_gain']:.3f}) |" + chr(10) if d['mask_gain'] != 1.0 else ""}| recipe | `{recipe}`: `{env} cspec train {recipe}`{deb_build if deb else ''} |{rebuild}
+| data | {speech}: clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data(deb_min) if deb else ''}; about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
 | weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json`{f"; `model.onnx`, the same weights exported with the STFT and iSTFT inside (`cspec export`, {files['onnx_size'] / 1e6:.2f} MB), which the loader runs only while the digest it records (name, config and weights) matches the folder's model" if files['onnx_size'] else ''} |
@@ -131,11 +138,11 @@ section Enhancement.
 
 ## Limits
 
-Trained for {train.get('steps')} steps{' from the `model.init` weights above' if init else ''} on about two hours of speech (mostly single words and letters) and
+Trained for {train.get('steps')} steps{' from the `model.init` weights above' if init else ''} on {'about 8 hours of speech (read sentences and the old pool)' if pools else 'about two hours of speech (mostly single words and letters)'} and
 {f'about {7.5 + deb_min:.0f} minutes of recorded noise (7.5 from the pool, the rest from Debian packages)' if deb else 'about eight minutes of recorded noise'}, on a 2-core CPU: expect it to be beaten by models trained on a full
 corpus (DNS Challenge, VoiceBank+DEMAND) with the same recipe on a GPU. It removes additive noise; it was
 trained with mild simulated reverberation only and does not dereverberate.
-"""
+{chr(10) + "## Lineage" + chr(10) + chr(10) + lineage.strip() + chr(10) if lineage else ""}"""
 
 
 DEB_BUILD = " after `python recipes/pool/debian_noise.py --out ~/.cache/cspec/debian-noise` (see the recipe's header)"
@@ -151,6 +158,19 @@ def debian_minutes() -> float:
         raise SystemExit(f"error: {folder / 'manifest.csv'} not found: set CSPEC_DEBIAN_NOISE to the noise folder "
                          "the run read")
     return sum(item.duration for item in read_pool(folder, "noise")) / 60
+
+
+def pool_text(pools: list) -> str:
+    """The speech pools of a recipe in words, with their weights."""
+    parts = []
+    for e in pools:
+        m, w = (e, 1.0) if isinstance(e, str) else (e["manifest"], e.get("weight", 1.0))
+        what = ("`speech_read` (6.25 h of read sentences, 439 speakers: LibriSpeech, VCTK, LJSpeech, speechocean762; "
+                "whole sentences of the `train` speakers)" if "speech_read" in str(m)
+                else "the old pool (`$CSPEC_DATA/manifest.csv`, 1.9 h, mostly isolated words; training speakers)")
+        parts.append(f"{what}, weight {w:g}")
+        del m
+    return "speech drawn by weight from " + " and ".join(parts)
 
 
 def deb_data(minutes: float) -> str:
@@ -210,6 +230,8 @@ def main(argv=None) -> int:
     p.add_argument("--skip-copy", action="store_true", help="measure the already bundled weights")
     p.add_argument("--note", default="", help="how the model.init weights were made (one line, for the card)")
     p.add_argument("--about", default="", help="a paragraph under the card's title (why this model)")
+    p.add_argument("--lineage", type=Path, help="markdown file: the lineage table (what was tried, measured)")
+    p.add_argument("--rebuild", default="", help="the one command that rebuilds the model from scratch")
     args = p.parse_args(argv)
     import yaml
 
@@ -248,7 +270,8 @@ def main(argv=None) -> int:
                         *(["--cspec", f"{args.name}-onnx={dst}@onnx"] if files["onnx_size"] else []),
                         "--json", str(out)], check=True)
         res = json.loads(out.read_text())
-    text = card(args.name, rel, recipe, host, d, training_info(args.run), res, files, args.note, args.about)
+    text = card(args.name, rel, recipe, host, d, training_info(args.run), res, files, args.note, args.about,
+                args.lineage.read_text() if args.lineage else "", args.rebuild)
     (dst / "MODEL_CARD.md").write_text(text)
     print(text)
     return 0
