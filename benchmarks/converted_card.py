@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import json
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def row(label: str, m: dict) -> str:
 def card(args, d: dict, files: dict, res: dict, sent: dict | None, host: str) -> str:
     me, onnx, noisy = res[f"cspec {args.name}"], res[f"cspec {args.name}-onnx"], res["noisy"]
     cfg = d["stft"]
-    rel = lambda p: Path(p).resolve().relative_to(ROOT.parent) if Path(p).resolve().is_relative_to(ROOT.parent) else p  # noqa: E731
+    rel = lambda p: os.path.relpath(Path(p).resolve(), ROOT)  # noqa: E731
     sent_part = ""
     if sent:
         s_me, s_noisy = sent[f"cspec {args.name}"], sent["noisy"]
@@ -85,7 +86,7 @@ network reproduces the official code's recorded outputs to 1e-5 of their peak (`
 
 ## Measured
 
-Command: `.venv/bin/python benchmarks/converted_card.py --name {args.name} --checkpoint {rel(args.checkpoint)}{' --sentences DIR' if sent else ''}` ({datetime.now():%Y-%m-%d %H:%M}, {host}).
+Command: `.venv/bin/python benchmarks/converted_card.py --name {args.name} --checkpoint {rel(args.checkpoint)}{' --sentences DIR' if sent else ''}` ({datetime.now():%Y-%m-%d %H:%M}, {host}; load average {args.load:.1f} at the start: above 0.5, other jobs shared the CPUs and the real-time factors read high).
 
 {me['n_dev']} pairs of `$CSPEC_DATA/dev_pairs` (DNS-Challenge synthetic, VoiceBank+DEMAND p287, babble), scored by `cspec.metrics`
 (scale: the least-squares gain of the clean speech in the output; 1 keeps its level):
@@ -124,6 +125,7 @@ def main(argv=None) -> int:
     from cspec.models.convert import convert
 
     host = machine().split(", torch")[0]
+    args.load = os.getloadavg()[0]
     dst = PRETRAINED / args.name
     convert(args.checkpoint, dst, args.arch)
     exportable(dst)

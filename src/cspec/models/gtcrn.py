@@ -155,7 +155,7 @@ class GTCRN(SpeechModel):
         weight and bias negates the mask exactly. For a network that a magnitude-dominated loss (0.9 |.| + 0.1
         real-imaginary, with a sign-blind SI-SDR term) left in the inverted solution, which the real-imaginary term
         then also pulls towards a lower level: after the flip both terms agree (recipes/pool/flip_polarity.py,
-        recipes/pool/tiny-pol.yaml).
+        the first-generation tiny-pol stage in the bundled cards' Lineage tables).
         """
         self.mask_norm.weight.neg_()
         self.mask_norm.bias.neg_()
