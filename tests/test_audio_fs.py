@@ -167,7 +167,9 @@ def test_interrupt_during_write_leaves_no_temporary(tmp_path, monkeypatch):
             f.write(b"RIFF" + bytes(1000))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sf, "write", interrupted)
+    import cspec.audio.io as audio_io
+
+    monkeypatch.setattr(audio_io, "open_writer", interrupted)
     with pytest.raises(KeyboardInterrupt):
         save(tmp_path / "out.wav", np.zeros(100), SR)
     assert list(tmp_path.iterdir()) == []
@@ -189,3 +191,20 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     save(tmp_path / "out.wav", np.zeros(100), SR)
     assert not stale.exists() and live.exists()
     assert remove_stale(tmp_path) == []
+
+
+def test_float_files_have_no_time_stamp(tmp_path):
+    """libsndfile's PEAK chunk of float WAV files holds the time of writing: without it, the same samples give the
+    same bytes a second later (cspec reconstruct --seed promises the same file)."""
+    import time
+
+    import numpy as np
+
+    from cspec import audio
+
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, 1600).astype(np.float32)
+    audio.save(tmp_path / "a.wav", x, 16000, subtype="FLOAT")
+    time.sleep(1.1)
+    audio.save(tmp_path / "b.wav", x, 16000, subtype="FLOAT")
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert b"PEAK" not in (tmp_path / "a.wav").read_bytes()

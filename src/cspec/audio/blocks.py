@@ -14,8 +14,8 @@ import soundfile as sf
 import torch
 
 from cspec.audio.fs import remove_stale, temp_path, write_error
-from cspec.audio.io import (_riff_frames, _short, check_target, info, is_integer, output_subtype, report_range,
-                             validate)
+from cspec.audio.io import (_riff_frames, _short, check_target, info, is_integer, open_writer, output_subtype,
+                             report_range, validate)
 from cspec.errors import AudioError
 
 __all__ = ["stream_info", "blocks", "BlockWriter"]
@@ -92,7 +92,7 @@ class BlockWriter:
         remove_stale(self.path.parent, once=True)
         self._tmp = temp_path(self.path, self.ext)
         try:
-            self._file = sf.SoundFile(str(self._tmp), "w", self.sr, self.channels, self.subtype, format=self.fmt)
+            self._file = open_writer(self._tmp, self.sr, self.channels, self.subtype, self.fmt)
         except Exception as exc:
             self._tmp.unlink(missing_ok=True)
             raise write_error(self.path, exc) from None

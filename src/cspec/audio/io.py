@@ -111,6 +111,21 @@ def resample(wave: torch.Tensor, sr_in: int, sr_out: int, quality: str = "VHQ") 
     return torch.from_numpy(np.ascontiguousarray(out)).to(wave.device, wave.dtype).reshape(*lead, -1)
 
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command that turns the PEAK chunk of float files on or off
+
+
+def open_writer(path, sr: int, channels: int, subtype: str, fmt: str) -> sf.SoundFile:
+    """A :class:`soundfile.SoundFile` open for writing, without libsndfile's PEAK chunk: that chunk of float WAV/AIFF
+    files records the time of writing, so the same samples written a second later would give another file; without
+    it, the same input, options and seed give the same bytes."""
+    f = sf.SoundFile(str(path), "w", sr, channels, subtype, format=fmt)
+    try:
+        sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)  # noqa: SLF001 - no public API for it
+    except AttributeError:  # another soundfile build: keep the chunk rather than fail
+        pass
+    return f
+
+
 def save(
     path: str | os.PathLike,
     wave: torch.Tensor | np.ndarray,
@@ -155,7 +170,8 @@ def save(
     remove_stale(path.parent, once=True)
     tmp = temp_path(path, ext)
     try:
-        sf.write(str(tmp), wave.T, int(sr), format=fmt, subtype=subtype)
+        with open_writer(tmp, int(sr), wave.shape[0], subtype, fmt) as f:
+            f.write(wave.T)
         os.replace(tmp, path)
     except Exception as exc:
         raise write_error(path, exc) from None
