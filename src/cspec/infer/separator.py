@@ -31,7 +31,7 @@ import torch
 from cspec import audio
 from cspec.errors import Cancelled, ConfigError, CspecError, ModelError
 from cspec.infer.chunked import chunk_sizes
-from cspec.infer.resolve import PRETRAINED_DIR, available_pretrained, resolve_model
+from cspec.infer.resolve import PRETRAINED_DIR, available_pretrained, backend_of, resolve_on, run_checked
 from cspec.infer.stitch import StitchedRunner
 
 __all__ = ["Separator", "output_paths"]
@@ -95,34 +95,21 @@ class Separator:
             names = ", ".join(available_pretrained()) or "none"
             raise ConfigError(f"no bundled model '{text}' (not in this version; bundled: {names}) and no such model "
                               "folder; pass a separation model folder written by cspec.models.save")
-        if torch.device(kwargs.get("device", "cpu")).type != "cpu":
-            if backend == "onnx":
-                raise ConfigError("backend='onnx' runs on the CPU; use backend='torch' for another device")
-            backend = "torch"
-        return cls(resolve_model(name_or_path, backend, threads), **kwargs)
+        return cls(resolve_on(name_or_path, backend, threads, kwargs.get("device", "cpu")), **kwargs)
 
     @property
     def backend(self) -> str:
         """``"onnx"`` when an onnxruntime export runs the model, ``"torch"`` for a module."""
-        from cspec.infer.onnx import OnnxModel
-
-        if isinstance(self.model, OnnxModel):
-            return "onnx"
-        return "torch" if isinstance(self.model, torch.nn.Module) else type(self.model).__name__
+        return backend_of(self.model)
 
     # ------------------------------------------------------------------------------------------ signals
 
     def _forward(self, wave: torch.Tensor) -> torch.Tensor:
         """``(batch, n)`` at the model's rate -> ``(batch, n_sources, n)`` on the CPU, checked."""
-        with torch.inference_mode():
-            out = self.model(wave.to(self.device))["wave"]
-        out = out.to("cpu", torch.float32).clone()
+        out = run_checked(self.model, wave, self.device)
         if out.shape != (wave.shape[0], self.n_sources, wave.shape[-1]):
             raise ModelError(f"model '{self.name}' returned shape {tuple(out.shape)} for {tuple(wave.shape)}; a "
                              f"separator returns (batch, {self.n_sources}, samples)")
-        if not bool(torch.isfinite(out).all()):
-            raise ModelError(f"model '{self.name}' gave NaN or Inf samples on a finite input: its weights are "
-                             "damaged (check them, or retrain)")
         return out
 
     def runner(self) -> StitchedRunner:

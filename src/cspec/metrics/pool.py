@@ -16,7 +16,7 @@ from collections import deque
 from multiprocessing.connection import wait
 from typing import Any, Callable
 
-from cspec.metrics.workers import _blas_one_thread, _one_thread_env, crash_reason
+from cspec.metrics.workers import _blas_one_thread, _one_thread_env, _Worker, crash_reason
 
 __all__ = ["run_tasks"]
 
@@ -36,35 +36,6 @@ def _serve(conn, fn: Callable) -> None:
                 return
             index, item = task
             conn.send((index, fn(item)))
-
-
-class _Worker:
-    def __init__(self, ctx, fn: Callable) -> None:
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, fn), daemon=True)
-        self.proc.start()
-        child.close()
-        self.index: int | None = None
-
-    def give(self, index: int, item) -> bool:
-        try:
-            self.conn.send((index, item))
-        except OSError:
-            return False
-        self.index = index
-        return True
-
-    def stop(self, kill: bool) -> None:
-        if not kill:
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-            self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join(5)
-        self.conn.close()
 
 
 def run_tasks(fn: Callable[[Any], Any], tasks: list, jobs: int, on_crash: Callable[[Any, str], Any],
@@ -92,15 +63,15 @@ def run_tasks(fn: Callable[[Any], Any], tasks: list, jobs: int, on_crash: Callab
                 for w in list(workers):
                     if w.index is None and queue:
                         i = queue.popleft()
-                        if not w.give(i, tasks[i]):
+                        if not w.give(i, (i, tasks[i])):
                             queue.appendleft(i)
                             workers.remove(w)
                             w.stop(kill=True)
                 while queue and len(workers) < jobs:
-                    w = _Worker(ctx, fn)
+                    w = _Worker(ctx, _serve, (fn,))
                     workers.append(w)
                     i = queue.popleft()
-                    if not w.give(i, tasks[i]):
+                    if not w.give(i, (i, tasks[i])):
                         queue.appendleft(i)
                 busy = [w for w in workers if w.index is not None]
                 if not busy:

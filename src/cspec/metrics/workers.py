@@ -101,9 +101,12 @@ class _File:
 
 
 class _Worker:
-    def __init__(self, ctx, names, worker_init) -> None:
+    """One spawned process serving ``target(conn, *args)`` over a pipe; ``index``: the task it holds (None when
+    idle). Shared by :func:`run_pool` and :func:`cspec.metrics.pool.run_tasks`."""
+
+    def __init__(self, ctx, target: Callable, args: tuple) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, names, worker_init), daemon=True)
+        self.proc = ctx.Process(target=target, args=(child, *args), daemon=True)
         self.proc.start()
         child.close()
         self.index: int | None = None
@@ -188,7 +191,7 @@ def run_pool(pairs, names: tuple[str, ...], jobs: int, on_done=None, worker_init
                             w.stop(kill=True)
                             break
                 while queue and len(workers) < jobs:
-                    w = _Worker(ctx, names, worker_init)
+                    w = _Worker(ctx, _serve, (names, worker_init))
                     workers.append(w)
                     i = queue.popleft()
                     if not w.give(i, (i, pairs[i], frozenset(files[i].parts), files[i].known())):
