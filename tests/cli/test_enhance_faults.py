@@ -101,7 +101,9 @@ def _start(tmp_path, n_files=8, seconds=30):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "cspec", "enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
            "--model", "tiny", "--backend", "torch", "--chunk", "2", "--overlap", "0.5"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # Ctrl-C reaches it even when the suite itself runs in the background (where SIGINT is inherited ignored)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until the first output is done and the second is being written
         names = os.listdir(tmp_path / "out") if (tmp_path / "out").is_dir() else []

@@ -108,7 +108,9 @@ def test_interrupt_stops_soon_and_cleans(tmp_path, sig, code):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "cspec", "separate", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
            "--model", str(model), "--chunk", "2", "--overlap", "0.5"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # Ctrl-C reaches it even when the suite itself runs in the background (where SIGINT is inherited ignored)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until a first file is done and the next one is being written
         names = os.listdir(tmp_path / "out") if (tmp_path / "out").is_dir() else []

@@ -187,3 +187,14 @@ def test_a_recipe_section_reads_both_shared_pools(tmp_path):
     for i in range(6):
         assert ds[(0, i)]["mixture"].shape == (SR // 2,)
     assert list(tmp_path.rglob("*.npy"))  # the Opus sentences drawn were decoded into the cache
+
+
+def test_hashed_split_is_the_same_wherever_the_data_lies(tmp_path):
+    """Without a split column, train/valid is a hash of the path as the manifest writes it, not of where the
+    folder happens to be (a CI clone elsewhere drew another valid set, and once an empty train set)."""
+    rows = [(f"spk{i}", "") for i in range(12)]
+    picks = []
+    for where in ("a", "b/deeper/still"):
+        items = read_pool(pool(tmp_path / where, rows, split=False), "speech")
+        picks.append([it.path.relative_to(tmp_path / where).as_posix() for it in subset_items(items, "valid", 50)])
+    assert picks[0] == picks[1] and 0 < len(picks[0]) < 24

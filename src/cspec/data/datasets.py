@@ -49,7 +49,7 @@ def subset_items(items: Sequence[PoolItem], subset: str, valid_percent: float = 
 
     An item's split is its manifest's ``split`` column; else the split of its speaker's identity in ``splits``
     (see :func:`speaker_splits`: a person whom another manifest holds out is held out here too); else a fixed
-    split by a hash (CRC-32) of its path, or with ``split_by="speaker"`` of its speaker's identity (so that no
+    split by a hash (CRC-32) of its path as the manifest writes it (the same split wherever the data lies), or with ``split_by="speaker"`` of its speaker's identity (so that no
     person is in both, as a separation set needs), that puts about ``valid_percent`` % of the items (speakers) in
     ``valid`` and the rest in ``train``, independent of the order of rows. ``test`` items are never in ``train``, ``valid`` or
     ``all``; an item with neither a split nor a held-out speaker is never in ``test``.
@@ -65,7 +65,7 @@ def subset_items(items: Sequence[PoolItem], subset: str, valid_percent: float = 
             return it.split
         if speaker_identity(it.speaker) in splits:
             return splits[speaker_identity(it.speaker)]
-        key = speaker_identity(it.speaker) if split_by == "speaker" else Path(it.path).as_posix()
+        key = speaker_identity(it.speaker) if split_by == "speaker" else (it.key or Path(it.path).as_posix())
         hashed = zlib.crc32(key.encode()) % 10000 < valid_percent * 100
         return "valid" if hashed else "train"
 

@@ -144,6 +144,7 @@ class PoolItem:
     source: str
     license: str
     split: str = ""
+    key: str = ""  # the manifest's own (relative) path: what a hashed split uses, wherever the data lies
 
 
 #: ``(pattern, identity)`` of the corpora whose speakers appear under different ids in the shared manifests:
@@ -201,7 +202,7 @@ def read_pool(manifest: str | os.PathLike, kind: str = "speech", license: str | 
             continue
         path = manifest.parent / r["path"]
         out.append(PoolItem(path, float(r["duration_s"] or 0), r["kind"], r["speaker"] or str(r["path"]),
-                            r["source"], r["license"], r.get("split", "")))
+                            r["source"], r["license"], r.get("split", ""), str(r["path"])))
     if not out:
         kinds = sorted({r["kind"] for r in rows})
         raise DataError(f"{manifest}: no row matches kind={kind!r}, license={license!r}, source={source!r}; "
