@@ -8,6 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 
 from cspec.audio import save
 from cspec.data import (DataError, SimConfig, SimulatedSeparationDataset, read_pool, rng_for, speaker_identity,
@@ -115,6 +116,25 @@ def test_wham_noise_against_the_louder_source_and_relative_levels(pools):
         assert abs(levels[1] - levels[0]) <= 5.0 + 1e-6 and -33.0 - 1e-6 <= levels[0] <= -25.0 + 1e-6
     with pytest.raises(DataError, match="separation_snr_ref"):
         SimConfig(separation_snr_ref="louder")
+
+
+def test_a_share_of_the_mixtures_stays_clean(pools):
+    """``p_separation_noise``: a single model for clean and noisy mixtures (about that share noisy, the others
+    exactly the sum of the sources); p = 1 draws the same noisy set as before the option existed."""
+    cfg = dict(noise_types={"coloured": 1.0}, separation_snr=(0.0, 15.0), length=60)
+    ds = sep(pools, p_separation_noise=0.5, **cfg)
+    noisy = []
+    for i in range(len(ds)):
+        it = ds[i]
+        clean = not it["noise"].abs().max() > 0
+        assert clean == (it["snr_db"] == float("inf"))
+        assert torch.allclose(it["mixture"], it["targets"].sum(0) + it["noise"], atol=1e-6)
+        noisy.append(not clean)
+    assert 18 <= sum(noisy) <= 42
+    always, default = sep(pools, p_separation_noise=1.0, **cfg), sep(pools, **cfg)
+    assert torch.equal(always[3]["mixture"], default[3]["mixture"]) and np.isfinite(float(default[3]["snr_db"]))
+    with pytest.raises(DataError, match="probabilities"):
+        SimConfig(p_separation_noise=1.5)
 
 
 def test_mild_reverberation(pools):

@@ -82,6 +82,7 @@ class SimConfig:
     speech_kinds: dict | None = None
     separation_snr: tuple[float, float] | None = None
     separation_snr_ref: str = "sum"
+    p_separation_noise: float = 1.0  # with separation_snr: the share of mixtures that get noise (the rest clean)
 
     def __post_init__(self):
         for name in ("snr", "level", "gap", "rt60", "relative_level", "babble_talkers", "noise_speed",
@@ -104,7 +105,8 @@ class SimConfig:
             raise DataError(f"SimConfig.separation_snr_ref: 'sum' or 'loudest', got {self.separation_snr_ref!r}")
         if self.separation_snr is not None and self.separation_snr[0] > self.separation_snr[1]:
             raise DataError(f"SimConfig.separation_snr: the range {self.separation_snr} is reversed; give (low, high)")
-        for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit):
+        for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit,
+                  self.p_separation_noise):
             if not 0.0 <= p <= 1.0:
                 raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
 
@@ -246,7 +248,8 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
     """A mixture of ``n_src`` distinct speakers: ``mixture`` (n,), ``targets`` (n_src, n), ``speakers``,
     ``levels_db`` (n_src,), ``rt60``, ``bandwidth``; with ``cfg.separation_snr`` also ``noise`` and
     ``snr_db`` (noise relative to the sum of the sources, or to the louder one with
-    ``cfg.separation_snr_ref="loudest"``). The speakers are distinct persons (:meth:`SpeechPool.draw_distinct`,
+    ``cfg.separation_snr_ref="loudest"``; a share ``1 - cfg.p_separation_noise`` of the mixtures stays clean, with
+    zero ``noise`` and ``snr_db`` inf). The speakers are distinct persons (:meth:`SpeechPool.draw_distinct`,
     by pool weight and ``cfg.speech_kinds``)."""
     if not 2 <= n_src <= speech.persons():
         raise DataError(f"n_src={n_src}: need 2 <= n_src <= the {speech.persons()} distinct speakers of the pool")
@@ -261,7 +264,11 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
     wet = [w * g for w, (_, g) in zip(wet, scaled)]
     mixture = np.sum(wet, axis=0)
     out = {"speakers": ";".join(speakers), "levels_db": np.array(levels), "rt60": rt60}
-    if cfg.separation_snr is not None:
+    # the coin is drawn only when it can fail, so that p_separation_noise = 1 keeps every earlier set the same
+    noisy = cfg.separation_snr is not None and (cfg.p_separation_noise >= 1.0 or rng.random() < cfg.p_separation_noise)
+    if cfg.separation_snr is not None and not noisy:
+        out.update(noise=np.zeros(n), snr_db=float("inf"), noise_type="none", noise_speakers="")
+    if noisy:
         nz, kind, talkers = _noise(n, rng, cfg, noise, speech, speakers)
         snr = float(rng.uniform(*cfg.separation_snr))
         ref = max(wet, key=rms_db) if cfg.separation_snr_ref == "loudest" else mixture
