@@ -8,6 +8,7 @@ import torch
 from cspec.errors import ConfigError
 from cspec.losses import AntiWrappingPhaseLoss, anti_wrapping_phase_loss, phase_terms
 from cspec.losses.phase import anti_wrap
+from cspec.losses.phase import _as_phase as _phase_of
 
 TWO_PI = 2 * math.pi
 
@@ -82,3 +83,32 @@ def test_phase_user_errors():
         anti_wrapping_phase_loss(_phase(2, 8, 1), _phase(2, 8, 1))
     with pytest.raises(ConfigError, match="three numbers"):
         AntiWrappingPhaseLoss(weights=(1.0, 1.0))
+
+
+def test_digital_silence_gives_finite_gradients():
+    """A spectrogram with exact zeros (silent gaps in clean speech) once made every step's gradient NaN (torch.angle
+    near 0), and the training engine skipped those steps; such bins now count with angle 0 and no gradient."""
+    est = torch.randn(1, 6, 5, dtype=torch.complex64)
+    est[..., 2:] = 0
+    est[..., 3] = 1e-24  # the rounding around silence: |z|^2 underflows, torch.angle's gradient is NaN
+    est.requires_grad_(True)
+    ref = torch.randn(1, 6, 5, dtype=torch.complex64)
+    loss = AntiWrappingPhaseLoss()(est, ref)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(torch.view_as_real(est.grad)).all()
+    assert torch.view_as_real(est.grad)[..., 2:, :].abs().max() == 0
+    nonzero = est.detach()[..., :2]
+    torch.testing.assert_close(_phase_of(est.detach())[..., :2], torch.angle(nonzero))
+
+
+def test_compressed_loss_has_finite_gradients_near_silence():
+    """|X|**(c-1)'s gradient overflowed float32 on bins of ~1e-30 (rounding around digital silence): NaN steps."""
+    from cspec.losses import build
+
+    est = torch.randn(1, 6, 5, dtype=torch.complex64)
+    est[..., 2] = 1e-30
+    est[..., 3] = 0
+    est.requires_grad_(True)
+    loss = build("compressed_spectral")(est, torch.randn(1, 6, 5, dtype=torch.complex64))
+    loss.backward()
+    assert torch.isfinite(torch.view_as_real(est.grad)).all()

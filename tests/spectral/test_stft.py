@@ -15,7 +15,7 @@ def _numpy_stft(x: np.ndarray, cfg: STFTConfig) -> np.ndarray:
     left = (cfg.n_fft - cfg.win) // 2
     w = np.pad(w, (left, cfg.n_fft - cfg.win - left))
     if cfg.center:
-        x = np.pad(x, cfg.n_fft // 2, mode="reflect")
+        x = np.pad(x, cfg.n_fft // 2, mode="reflect" if cfg.pad_mode == "reflect" else "constant")
     n_fr = 1 + (len(x) - cfg.n_fft) // cfg.hop_length
     k = np.arange(cfg.n_fft // 2 + 1)[:, None]
     n = np.arange(cfg.n_fft)[None, :]

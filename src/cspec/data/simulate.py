@@ -82,6 +82,7 @@ class SimConfig:
     speech_kinds: dict | None = None
     separation_snr: tuple[float, float] | None = None
     separation_snr_ref: str = "sum"
+    p_clean: float = 0.0  # share of enhancement items left without noise (1: clean speech, as phase retrieval needs)
     p_separation_noise: float = 1.0  # with separation_snr: the share of mixtures that get noise (the rest clean)
 
     def __post_init__(self):
@@ -106,7 +107,7 @@ class SimConfig:
         if self.separation_snr is not None and self.separation_snr[0] > self.separation_snr[1]:
             raise DataError(f"SimConfig.separation_snr: the range {self.separation_snr} is reversed; give (low, high)")
         for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit,
-                  self.p_separation_noise):
+                  self.p_separation_noise, self.p_clean):
             if not 0.0 <= p <= 1.0:
                 raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
 
@@ -222,7 +223,8 @@ def simulate_enhancement(rng: np.random.Generator, n: int, speech: SpeechPool, n
                          cfg: SimConfig) -> dict:
     """One noisy/clean pair of ``n`` samples: ``mixture`` (n,), ``targets`` (1, n), ``noise`` (n,) (the
     additive noise) and what was drawn: ``speaker``, ``level_db``, ``snr_db``, ``rt60``, ``bandwidth``,
-    ``noise_type``, ``noise_speakers`` (the babble talkers, joined by ``;``)."""
+    ``noise_type``, ``noise_speakers`` (the babble talkers, joined by ``;``). A share ``cfg.p_clean`` of the items
+    gets no noise (``noise`` zero, ``snr_db`` inf, ``noise_type`` ``none``)."""
     sr = speech.sr
     speaker = speech.draw_speaker(rng, cfg.speech_kinds)
     dry = _utterance(speech, speaker, n, rng, cfg)
@@ -232,11 +234,15 @@ def simulate_enhancement(rng: np.random.Generator, n: int, speech: SpeechPool, n
     level = float(rng.uniform(*cfg.level))
     target, g = set_level(target, level)
     wet = wet * g
-    nz, kind, talkers = _noise(n, rng, cfg, noise, speech, (speaker,))
-    if cfg.p_eq > 0 and rng.random() < cfg.p_eq:
-        nz = random_eq(nz, rng)
-    snr = float(rng.uniform(*cfg.snr))
-    nz = scale_to_snr(wet, nz, snr)
+    # the coin is drawn only when it can come up clean, so that p_clean = 0 keeps every earlier set the same
+    if cfg.p_clean > 0 and (cfg.p_clean >= 1.0 or rng.random() < cfg.p_clean):
+        nz, kind, talkers, snr = np.zeros(n), "none", [], float("inf")
+    else:
+        nz, kind, talkers = _noise(n, rng, cfg, noise, speech, (speaker,))
+        if cfg.p_eq > 0 and rng.random() < cfg.p_eq:
+            nz = random_eq(nz, rng)
+        snr = float(rng.uniform(*cfg.snr))
+        nz = scale_to_snr(wet, nz, snr)
     mixture, bandwidth = _bandlimit(wet + nz, rng, cfg, sr)
     return {"mixture": mixture, "targets": target[None], "noise": nz, "speaker": speaker, "level_db": level,
             "snr_db": snr, "rt60": rt60, "bandwidth": bandwidth, "noise_type": kind,

@@ -29,8 +29,18 @@ from cspec.spectral.phase_features import anti_wrap
 __all__ = ["phase_terms", "anti_wrapping_phase_loss", "AntiWrappingPhaseLoss"]
 
 
+#: modulus under which a bin's angle counts as 0 with no gradient (-160 dB re a full-scale frame's bin)
+SILENT_BIN = 1e-8
+
+
 def _as_phase(x: torch.Tensor) -> torch.Tensor:
-    return torch.angle(x) if torch.is_tensor(x) and x.is_complex() else x
+    """The angle of a complex spectrogram. A bin below :data:`SILENT_BIN` in modulus (digital silence, or the
+    float rounding around it) gets angle 0 and no gradient: there ``torch.angle``'s gradient ``1 / |z|`` is huge, and
+    NaN once ``|z|^2`` underflows, which poisoned whole training steps."""
+    if not (torch.is_tensor(x) and x.is_complex()):
+        return x
+    zero = x.real.abs() + x.imag.abs() < SILENT_BIN
+    return torch.angle(torch.where(zero, torch.ones_like(x), x))
 
 
 def phase_terms(est: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -82,15 +82,24 @@ def decompress_magnitude(mag_c: torch.Tensor, c: float = 0.3, beta: float = 1.0)
     return compress_magnitude(mag_c / beta, 1.0 / c, 1.0)
 
 
+#: modulus under which :func:`compress` (c < 1) keeps the gain constant (finite gradients near silence)
+COMPRESS_FLOOR = 1e-12
+
+
 def compress(X: torch.Tensor, c: float = 0.3, beta: float = 1.0) -> torch.Tensor:
     """Complex power-law compression ``beta * |X|**c * exp(j angle X)`` (phase kept).
 
     Used by MP-SENet and CMGAN (c = 0.3, beta = 1; Lu et al. 2023, Cao et al. 2022) and by SGMSE+
     (c = 0.5, beta = 0.15; Richter et al. 2023); the presets carry them as ``config.compress`` and
-    ``config.compress_scale``. Computed as ``X * beta * |X|**(c - 1)``; zero bins stay 0 (no NaN).
+    ``config.compress_scale``. Computed as ``X * beta * |X|**(c - 1)``; zero bins stay 0 (no NaN), and for
+    ``c < 1`` bins under :data:`COMPRESS_FLOOR` (1e-12) get the floor's gain, so that the gradient stays finite.
     """
     _check_compression(c, beta)
     mag = magnitude(_complex(X, "compress"))
+    if c < 1.0:
+        # below COMPRESS_FLOOR the gain stops growing (linear there, continuous at the floor): the gradient of
+        # |X|**(c - 1) overflows float32 on the rounding noise around digital silence and made training steps NaN
+        return X * (beta * mag.clamp_min(COMPRESS_FLOOR).pow(c - 1.0))
     pos = mag > 0
     safe = torch.where(pos, mag, torch.ones_like(mag))
     gain = torch.where(pos, beta * safe.pow(c - 1.0), torch.zeros_like(mag))

@@ -114,6 +114,14 @@ PRESETS: dict[str, STFTConfig] = {
         128, 64, 128, "hann", sample_rate=8000,
         source="Wang et al. 2023, TF-GridNet (IEEE/ACM TASLP), WSJ0-2mix at 8 kHz: 16 ms window, 8 ms hop",
     ),
+    "hann512-128": STFTConfig(
+        512, 128, 512, "hann", pad_mode="constant", sample_rate=16000,
+        source="librosa's defaults for n_fft 512 (periodic Hann, hop n_fft/4, centred with zeros): phase retrieval",
+    ),
+    "hann512-256": STFTConfig(
+        512, 256, 512, "hann", pad_mode="constant", sample_rate=16000,
+        source="n_fft 512 periodic Hann at 50 % overlap, centred with zeros: phase retrieval's hard case",
+    ),
 }
 
 
