@@ -20,7 +20,7 @@ from cspec import __version__
 from cspec.errors import Cancelled, CspecError
 
 #: sub-command modules, in the order ``cspec --help`` lists them
-SUBCOMMANDS = ["reconstruct", "plot", "eval", "train", "enhance", "separate", "export", "convert"]
+SUBCOMMANDS = ["reconstruct", "plot", "eval", "train", "enhance", "separate", "export", "convert", "serve"]
 
 
 class _Parser(argparse.ArgumentParser):
