@@ -31,6 +31,7 @@ function liveShow() {
   const rec = document.getElementById("live-received");
   rec.textContent = `${(L.received / L.rate).toFixed(2)} s`;
   rec.dataset.samples = String(L.received);
+  rec.dataset.rms = L.received ? Math.sqrt(L.energy / L.received).toFixed(5) : "0";
 }
 
 function livePlay(samples) {
@@ -64,6 +65,7 @@ function onLiveMessage(e) {
     if (L.rtts.length > 200) { L.rtts.shift(); L.server.shift(); }
   }
   L.received += samples.length;
+  for (const v of samples) L.energy += v * v;
   livePlay(samples);
   liveShow();
 }
@@ -82,7 +84,7 @@ async function liveStart() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/api/live?model=${encodeURIComponent(model)}&rate=${rate}`);
     ws.binaryType = "arraybuffer";
-    LIVE = { ctx, mic, ws, node, rate, block, algo: null, rtts: [], server: [], received: 0, next: 0 };
+    LIVE = { ctx, mic, ws, node, rate, block, algo: null, rtts: [], server: [], received: 0, energy: 0, next: 0 };
     ws.onmessage = onLiveMessage;
     ws.onclose = () => liveStop(false);
     node.port.onmessage = (m) => {

@@ -1,0 +1,73 @@
+"""The page in a real browser (headless Chromium through Selenium): an uploaded file gets players whose audio has a
+finite duration equal to the input's, figures that loaded, DNSMOS scores and a download link; live mode with a fake
+microphone (a WAV file) gets enhanced audio back and shows a latency no shorter than the model's look-ahead.
+
+``CSPEC_SCREENSHOT=docs/serve.png`` also saves a screenshot of the page after the result is shown."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import soundfile as sf
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from .conftest import noisy_tone
+
+
+def _wait(driver, script: str, timeout: float = 30.0):
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: d.execute_script(script))
+
+
+def test_upload_shows_players_figures_scores_and_download(server, browser, tmp_path):
+    src = tmp_path / "noisy talk.wav"
+    sf.write(src, noisy_tone(3.0, 44100, seed=6), 44100, subtype="PCM_16")
+    browser.get(server.url + "/")
+    _wait(browser, "return document.querySelectorAll('#model option').length > 0")
+    browser.execute_script("document.getElementById('model').value = 'tiny'")
+    browser.find_element(By.ID, "file").send_keys(str(src))
+    durations = _wait(browser, """
+        const a = [...document.querySelectorAll('.result audio')];
+        const imgs = [...document.querySelectorAll('.result img')];
+        if (a.length < 2 || imgs.length < 2 || !imgs.every(i => i.complete && i.naturalWidth > 0)) return null;
+        if (!a.every(x => x.readyState >= 1 && Number.isFinite(x.duration))) return null;
+        return a.map(x => [x.dataset.role, x.duration]);""")
+    assert [r for r, _ in durations] == ["input", "enhanced"]
+    assert all(abs(d - 3.0) < 1e-3 for _, d in durations), durations  # 132300 samples at 44.1 kHz
+    assert browser.find_element(By.CSS_SELECTOR, ".result .error").get_attribute("hidden") is not None
+    rows = browser.find_elements(By.CSS_SELECTOR, ".result .scores tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["input", "enhanced"]
+    assert all(1.0 <= float(td.text) <= 5.0 for r in rows for td in r.find_elements(By.TAG_NAME, "td")[1:])
+    link = browser.find_element(By.CSS_SELECTOR, ".result .download")
+    assert link.text == "Download noisy talk_enhanced.wav" and link.get_attribute("href").endswith("?download=1")
+    if os.environ.get("CSPEC_SCREENSHOT"):
+        browser.save_screenshot(os.environ["CSPEC_SCREENSHOT"])
+
+
+def test_bad_file_error_is_shown_on_the_page(server, browser, tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
+    browser.get(server.url + "/")
+    _wait(browser, "return document.querySelectorAll('#model option').length > 0")
+    browser.find_element(By.ID, "file").send_keys(str(bad))
+    text = _wait(browser, "const e = document.querySelector('.result .error'); return e && !e.hidden && e.textContent")
+    assert text.startswith("broken.wav: not a readable audio file (")
+
+
+def test_live_mode_with_a_fake_microphone(server, browser):
+    browser.get(server.url + "/")
+    _wait(browser, "return document.querySelectorAll('#live-model option').length > 0")
+    browser.find_element(By.ID, "live-start").click()
+    got = _wait(browser, """
+        const r = Number(document.getElementById('live-received').dataset.samples || 0);
+        const ms = document.getElementById('live-latency').dataset.ms;
+        const rms = Number(document.getElementById('live-received').dataset.rms);
+        return r >= 16000 && ms ? [r, Number(ms), document.getElementById('live-algo').textContent, rms] : null;""", 20)
+    browser.find_element(By.ID, "live-stop").click()
+    samples, latency_ms, algo, rms = got
+    assert rms > 0.01  # enhanced audio, not silence: the fake microphone plays a 0.2-amplitude harmonic signal
+    assert algo == "31.9 ms"  # GTCRN's look-ahead, 510 samples at 16 kHz
+    assert 20.0 + 31.88 <= latency_ms < 1000.0  # one 20 ms block + look-ahead + a positive round trip
+    assert re.fullmatch(r"\d+\.\d ms", browser.find_element(By.ID, "live-latency").text)
+    assert browser.find_element(By.ID, "live-error").get_attribute("hidden") is not None
