@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean browsers serve
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,8 +22,24 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP)
+# Debian's chromium + chromium-driver for the browser tests of cspec serve (tests/serve), from apt when missing
+# (as root, or through sudo); Selenium is pointed at them, so it never downloads a browser or a driver
+browsers:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "browsers: $$(/usr/bin/chromium --version 2>/dev/null) and its chromedriver are installed"; \
+	else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver fonts-liberation; \
+	fi
+
+test: browsers $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# the web page on http://127.0.0.1:8000/ (cspec serve --help for the options)
+serve: $(STAMP)
+	$(BIN)/cspec serve
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/phase_retrieval.py
