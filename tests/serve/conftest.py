@@ -89,7 +89,8 @@ def chrome(tmp: Path, fake_audio: Path | None = None):
         args.append(f"--use-file-for-fake-audio-capture={fake_audio}")
     for a in args:
         opts.add_argument(a)
-    # an explicit driver path: Selenium Manager is not run, so nothing is downloaded
+    # an explicit driver path: Selenium Manager is not run, so nothing is downloaded (SE_OFFLINE: nor ever)
+    os.environ.setdefault("SE_OFFLINE", "true")
     return webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
 
 

@@ -55,6 +55,23 @@ def test_bad_file_error_is_shown_on_the_page(server, browser, tmp_path):
     assert text.startswith("broken.wav: not a readable audio file (")
 
 
+def test_recording_from_the_microphone_is_processed(server, browser):
+    browser.get(server.url + "/")
+    _wait(browser, "return document.querySelectorAll('#model option').length > 0")
+    browser.execute_script("document.getElementById('model').value = 'tiny'")
+    browser.find_element(By.ID, "record").click()
+    _wait(browser, "return /recording [1-9]/.test(document.getElementById('record-status').textContent)", 20)
+    browser.find_element(By.ID, "record").click()
+    got = _wait(browser, """
+        const a = [...document.querySelectorAll('.result audio')];
+        const name = document.querySelector('.result .name').textContent;
+        if (a.length < 2 || !a.every(x => x.readyState >= 1 && Number.isFinite(x.duration))) return null;
+        return [name, a.map(x => x.duration), document.getElementById('record-status').textContent];""")
+    name, (d_in, d_out), status = got
+    recorded = float(re.fullmatch(r"recorded (\d+\.\d) s", status).group(1))
+    assert name.startswith("recording.wav") and d_in == d_out and abs(d_in - recorded) < 0.06
+
+
 def test_live_mode_with_a_fake_microphone(server, browser):
     browser.get(server.url + "/")
     _wait(browser, "return document.querySelectorAll('#live-model option').length > 0")
