@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default: %(default)s, this machine only; 0.0.0.0 opens it to the network)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
-    p.add_argument("--model-dir", metavar="DIR", action="append", default=[],
+    p.add_argument("--model-dir", metavar="DIR", action="append",
                    help="also offer this model folder (cspec.models.save), under its folder name; repeatable")
     p.add_argument("--max-upload-mb", type=float, default=50.0, metavar="MB",
                    help="largest upload, in MB (default: %(default)s)")
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         from cspec.serve import create_app
     except ImportError as exc:
         raise ConfigError(f"cspec serve needs FastAPI and uvicorn ({exc}); pip install 'cspec[serve]'") from None
-    app = create_app(args.model_dir, max_upload=int(args.max_upload_mb * 1e6), workers=args.workers,
+    app = create_app(args.model_dir or [], max_upload=int(args.max_upload_mb * 1e6), workers=args.workers,
                      capacity=args.queue, threads=threads, max_live=args.live_sessions)
     try:
         loopback = ipaddress.ip_address(socket.gethostbyname(args.host)).is_loopback
