@@ -169,6 +169,13 @@ def run_hop(clips, hop: int, args) -> tuple[list[tuple], str]:
         rows.append(score("cspec PGHI", waves, el_pghi, "tol 1e-5, gamma 0.25645 L^2"))
         waves, el, _ = batched(lambda b, n, ph: fast_griffin_lim(b, it, cfg, n, momentum=0.99, init=ph), phases)
         rows.append(score("cspec PGHI+FGLA", waves, el + el_pghi, f"{it} it"))
+        if args.lp is not None:
+            import _phase_learned as pl
+
+            more, lines, _ = pl.learned_rows(args.lp, cfg, mags, lengths, batches, batched, score,
+                                             args.learned_iters, args.repeats, seconds)
+            rows += more
+            args.learned_lines = getattr(args, "learned_lines", []) + [f"hop {hop}: {line}" for line in lines]
 
         # iterations of PGHI-started FGLA needed to reach random-start FGLA-`it`'s mean SC (exact per clip)
         target = rows[3][2]
@@ -287,6 +294,17 @@ def main(argv=None) -> int:
     p.add_argument("--no-pesq", action="store_true", help="skip PESQ (faster smoke runs)")
     p.add_argument("--out", type=Path, default=None, help="markdown file whose '## Phase retrieval' is replaced")
     p.add_argument("--per-clip", action="store_true", help="one clip at a time, idle and beside a busy core")
+    p.add_argument("--clips", choices=("pool", "read-test", "dev"), default="pool",
+                   help="pool: clean clips of the shared manifest; read-test: sentences of speech_read's test "
+                   "speakers; dev: the clean side of the dev pairs (default: %(default)s)")
+    p.add_argument("--learned", default=None, metavar="NAME|DIR",
+                   help="add the learned method (e.g. phase): prediction + FGLA-k for each --learned-iters, batched, "
+                   "and one clip at a time on one thread against PGHI+FGLA-100")
+    p.add_argument("--learned-iters", type=int, nargs="+", default=[0, 8, 16, 32])
+    p.add_argument("--enhanced", default=None, metavar="MODEL",
+                   help="with --learned: also rebuild MODEL's enhanced magnitude on the dev pairs with each phase "
+                   "(hop 128)")
+    p.add_argument("--section", default=None, help="the section of --out to replace (default: per --clips)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -294,8 +312,22 @@ def main(argv=None) -> int:
     from cspec import audio
 
     load = "/".join(f"{v:.1f}" for v in os.getloadavg())
-    paths = pick_clips(args.data, args.n_clips, args.min_seconds, args.max_seconds)
-    clips = [audio.load(args.data / rel, sr=16000, mono=True)[0][0] for rel in paths]
+    import _phase_learned as pl
+
+    if args.clips == "read-test":
+        paths = pl.read_test_clips(args.data, args.n_clips, args.min_seconds, args.max_seconds)
+    elif args.clips == "dev":
+        paths = pl.dev_clips(args.data)
+    else:
+        paths = [args.data / rel for rel in pick_clips(args.data, args.n_clips, args.min_seconds, args.max_seconds)]
+    clips = [audio.load(path, sr=16000, mono=True)[0][0] for path in paths]
+    section = args.section or (SECTION if args.clips == "pool" and not args.learned else
+                               f"{SECTION}: learned, {args.clips} clips")
+    args.lp = None
+    if args.learned:
+        from cspec.infer.phase import LearnedPhase
+
+        args.lp = LearnedPhase.from_pretrained(args.learned)
     total = sum(x.shape[-1] for x in clips) / 16000
     print(f"{len(clips)} clips, {total:.1f} s of speech; {machine()}", flush=True)
     if args.per_clip:
@@ -316,10 +348,20 @@ def main(argv=None) -> int:
                  "|---|---|---:|---:|---:|---:|---:|"]
         lines += [f"| {r[0]} | {r[1]} | {r[2]:.2f} | {r[3]:.3f} | {r[4]} | {r[5]:.4f} | {r[6]:.2f} |" for r in rows]
         tables.append("\n".join(lines))
+    summaries += getattr(args, "learned_lines", [])
+    extra = []
+    if args.lp is not None and args.enhanced:
+        from cspec.spectral.stft import STFTConfig
+
+        extra = [f"**A magnitude-only enhancer's output rebuilt** (dev pairs, the magnitude of `{args.enhanced}`'s "
+                 "output at n_fft 512 / hop 128; PESQ-WB and SI-SDR against the clean side)", "",
+                 pl.enhanced_section(args.data, args.lp, args.enhanced, args.iters,
+                                     STFTConfig(512, 128, window="hann", pad_mode="constant")), ""]
+        print("\n".join(extra), flush=True)
     if args.out:
         cmd = "python benchmarks/phase_retrieval.py " + " ".join(argv if argv is not None else sys.argv[1:])
         text = "\n".join([
-            SECTION, "",
+            section, "",
             f"Command: `{cmd}`  ", f"Machine: {machine()}  ",
             f"Date: {time.strftime('%Y-%m-%d %H:%M')}; load average at the start {load}: other jobs shared the "
             "CPUs when it is above 0.5, and multi-threaded torch suffers most from that.", "",
@@ -327,10 +369,10 @@ def main(argv=None) -> int:
             "time / audio duration. librosa runs clip by clip in numpy; cspec runs the clips in a few batches of "
             "similar length (magnitudes zero-padded to the longest of the batch) in float32 torch. Random initial "
             "phases (librosa: RandomState(seed), cspec: torch.Generator(seed)).",
-            "", *[t + "\n" for t in tables], *[f"- {s}" for s in summaries], "",
+            "", *[t + "\n" for t in tables], *[f"- {s}" for s in summaries], "", *extra,
         ])
-        write_section(args.out, SECTION, text)
-        print(f"wrote the '{SECTION}' section of {args.out}")
+        write_section(args.out, section, text)
+        print(f"wrote the '{section}' section of {args.out}")
     return 0
 
 

@@ -147,7 +147,7 @@ def test_existing_output_needs_overwrite(clip, tmp_path, capsys):
 @pytest.mark.parametrize("argv, words", [
     (["--preset", "nope"], "unknown STFT preset 'nope'"),
     (["--method", "magic"], "invalid choice: 'magic'"),
-    (["--iters", "-3"], "-3 is not >= 1"),
+    (["--iters", "-3"], "-3 is not >= 0"),
     (["--iters", "many"], "'many' is not an integer"),
 ])
 def test_usage_errors_in_process(clip, tmp_path, capsys, argv, words):

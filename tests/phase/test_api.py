@@ -11,7 +11,7 @@ from cspec.phase import METHODS, fast_griffin_lim, pghi_phase, reconstruct
 from cspec.spectral.stft import STFTConfig, get_preset, stft
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", sorted(set(METHODS) - {"learned"}))  # learned: tests/models/test_phase_models.py
 def test_every_method_returns_the_requested_length(method):
     torch.manual_seed(0)
     x = torch.randn(2, 1, 5037)

@@ -67,11 +67,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="audio file to write (.wav, .flac, .ogg or .mp3), at the preset's sample rate")
     p.add_argument("--method", choices=METHODS, default="pghi+fgla", metavar="{" + ",".join(METHODS) + "}",
                    help="phase retrieval algorithm (default: %(default)s; see 'methods' below)")
-    p.add_argument("--iters", type=_positive_int, default=None, metavar="N",
-                   help="iterations, an integer >= 1: of the whole signal for the Griffin-Lim family, per frame "
-                   "for rtisi; pghi alone does not iterate (default: 100, and 20 for rtisi)")
-    p.add_argument("--preset", type=preset, default="mpsenet", metavar="NAME",
-                   help="STFT preset: one of " + ", ".join(list_presets()) + " (default: %(default)s)")
+    p.add_argument("--iters", type=_iterations, default=None, metavar="N",
+                   help="iterations, an integer >= 1 (>= 0 for learned): of the whole signal for the Griffin-Lim "
+                   "family, per frame for rtisi, FGLA ones after the learned phase; pghi alone does not iterate "
+                   "(default: 100, 20 for rtisi, 16 for learned)")
+    p.add_argument("--preset", type=preset, default=None, metavar="NAME",
+                   help="STFT preset: one of " + ", ".join(list_presets()) + " (default: mpsenet, and hann512-128 "
+                   "for learned)")
+    p.add_argument("--model", default="phase", metavar="NAME|DIR",
+                   help="for --method learned: the trained phase model, bundled name or folder (default: %(default)s,"
+                   " trained for hann512-128 and hann512-256)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seed of every random choice: the random start of gla/fgla, the phase PGHI gives to "
                    "negligible bins (default: %(default)s)")
@@ -82,13 +87,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _positive_int(text: str) -> int:
+def _iterations(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not an integer; give a number of iterations >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1; give a number of iterations >= 1")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 0; give a number of iterations >= 1 (0 for learned)")
     return value
 
 
@@ -135,7 +140,7 @@ def _whole(args, src: Path, out: Path, cfg: STFTConfig) -> tuple:
     start = time.perf_counter()
     with torch.inference_mode():
         rebuilt = reconstruct(target, method=args.method, n_iter=args.iters, config=cfg, length=wave.shape[-1],
-                              seed=args.seed)
+                              seed=args.seed, model=args.learned or "phase")
     elapsed = time.perf_counter() - start
     audio.save(out, rebuilt, cfg.sample_rate, overwrite=args.overwrite, protect=(src,), like=src)
 
@@ -148,7 +153,8 @@ def _whole(args, src: Path, out: Path, cfg: STFTConfig) -> tuple:
 def _long(args, src: Path, out: Path, cfg: STFTConfig, block: int, context: int) -> tuple:
     """Read, reconstruct and write block by block, then score block by block: memory bounded by a block."""
     rate = cfg.sample_rate
-    rec = BlockReconstructor(args.method, cfg, args.iters, block, context, seed=args.seed)
+    predictor = None if args.learned is None else (lambda mag: args.learned.phase(mag, cfg))
+    rec = BlockReconstructor(args.method, cfg, args.iters, block, context, seed=args.seed, predictor=predictor)
     frames, total = FrameStream(cfg), 0
     torch.manual_seed(args.seed)
     start = time.perf_counter()
@@ -275,9 +281,22 @@ class _PesqPieces:
 def run(args: argparse.Namespace) -> int:
     src, out = Path(args.input), Path(args.output)
     audio.check_target(out, args.overwrite, protect=(src,))  # before the work, so that a mistake costs nothing
+    if args.preset is None:
+        args.preset = "hann512-128" if args.method == "learned" else "mpsenet"
     cfg = get_preset(args.preset)
+    if args.iters == 0 and args.method != "learned":
+        raise ConfigError(f"--iters 0: only --method learned takes 0 iterations (its phase as it is); "
+                          f"{args.method} needs >= 1")
+    args.learned = None
+    if args.method == "learned":
+        from cspec.infer.phase import LearnedPhase
+
+        args.learned = LearnedPhase.from_pretrained(args.model)
+        args.learned.model_for(cfg)  # an STFT it was not trained for: one line naming those it was
     header = audio.info(src)
     block_s = args.block
+    if args.learned is not None and not hasattr(args.learned.model_for(cfg), "predict_phase"):
+        block_s = 0.0  # DeGLI iterates on the whole signal
     block, context = block_frames(cfg, block_s, CONTEXT_SECONDS) if block_s > 0 else (0, 0)
     expected = math.ceil(header.frames * cfg.sample_rate / header.samplerate)  # samples at the preset's rate
     if block and header.frames > 0 and n_frames(expected, cfg) > block + context:
@@ -288,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = length / cfg.sample_rate
     resampled = f", resampled ({audio.RESAMPLER})" if header.samplerate != cfg.sample_rate else ""
     mixed = f", {header.channels} channels mixed down" if header.channels > 1 else ""
-    n_iter = args.iters or (20 if args.method == "rtisi" else 100)
+    n_iter = args.iters if args.iters is not None else {"rtisi": 20, "learned": 16}.get(args.method, 100)
     iters = {"pghi": "no iterations", "rtisi": f"{n_iter} iterations per frame"}.get(
         args.method, f"{n_iter} iterations")
 

@@ -10,3 +10,5 @@ from cspec.models import convtasnet  # noqa: F401
 from cspec.models import dprnn  # noqa: F401
 from cspec.models import tfgridnet  # noqa: F401
 from cspec.models import gtcrn_two_stage  # noqa: F401
+from cspec.models import phase_predictor  # noqa: F401
+from cspec.models import degli  # noqa: F401

@@ -10,7 +10,10 @@ from cspec.phase.pghi import pghi, pghi_phase
 from cspec.phase.rtisi import rtisi_la
 from cspec.spectral.stft import STFTConfig, get_preset
 
-__all__ = ["reconstruct", "METHODS"]
+__all__ = ["reconstruct", "METHODS", "LEARNED_ITERS"]
+
+#: fast Griffin-Lim iterations after a learned phase when none are asked for
+LEARNED_ITERS = 16
 
 #: method name -> one line naming its source
 METHODS = {
@@ -20,6 +23,7 @@ METHODS = {
     "pghi": "Prusa, Balazs & Sondergaard 2017: phase gradient heap integration, no iterations",
     "pghi+fgla": "PGHI's phase as the initial phase of FGLA",
     "pghi+gla": "PGHI's phase as the initial phase of GLA",
+    "learned": "a trained phase model (bundled 'phase': Ai & Ling 2023 NSPP predictor) + n_iter FGLA iterations",
 }
 
 
@@ -35,6 +39,7 @@ def reconstruct(
     lookahead: int = 3,
     tol: float = 1e-5,
     gamma: float | None = None,
+    model="phase",
 ) -> torch.Tensor:
     """Waveform ``(..., samples)`` whose STFT magnitude approximates ``magnitude`` ``(..., freq, frames)``.
 
@@ -52,12 +57,20 @@ def reconstruct(
         seed: seed of every random choice (random initial phase, PGHI's phase of negligible coefficients).
         lookahead: RTISI-LA's look-ahead frames.
         tol, gamma: PGHI's relative threshold and Gaussian window constant (see :func:`cspec.phase.pghi`).
+        model: for ``learned``: the trained model family (bundled name, folder, or a
+            :class:`cspec.infer.phase.LearnedPhase`); ``n_iter`` counts the FGLA iterations after its phase
+            (``None``: 16; 0: the prediction alone) or a DeGLI model's blocks. It lives above this package and
+            is imported only when asked for.
     """
     key = str(method).lower()
     if key not in METHODS:
         raise ConfigError(f"unknown phase retrieval method '{method}'; choose one of {', '.join(METHODS)}")
     cfg = get_preset(config)
     mag = check_magnitude(magnitude, cfg)
+    if key == "learned":
+        from cspec.infer.phase import learned_reconstruct  # a facade: the learned model lives above cspec.phase
+
+        return learned_reconstruct(mag, cfg, n_iter, length, momentum, model)
     if key == "pghi":
         return pghi(mag, cfg, length, tol=tol, gamma=gamma, seed=seed)
     if key == "rtisi":

@@ -27,6 +27,7 @@ import math
 import torch
 
 from cspec.errors import ConfigError
+from cspec.phase.api import LEARNED_ITERS
 from cspec.phase.griffin_lim import check_magnitude, fast_griffin_lim, signal_length
 from cspec.phase.pghi import pghi_phase
 from cspec.phase.rtisi import rtisi_la
@@ -39,7 +40,7 @@ __all__ = ["BlockReconstructor", "reconstruct_blockwise", "block_frames", "BLOCK
 BLOCK_SECONDS = 20.0
 CONTEXT_SECONDS = 1.0
 
-_METHODS = ("gla", "fgla", "rtisi", "pghi", "pghi+fgla", "pghi+gla")
+_METHODS = ("gla", "fgla", "rtisi", "pghi", "pghi+fgla", "pghi+gla", "learned")
 
 
 def block_frames(cfg: STFTConfig, block_seconds: float = BLOCK_SECONDS,
@@ -60,14 +61,19 @@ class BlockReconstructor:
             :data:`BLOCK_SECONDS` and :data:`CONTEXT_SECONDS` in frames of ``config``).
         momentum, seed, lookahead, tol, gamma: as in :func:`cspec.phase.reconstruct`; the random start of
             block ``b`` is drawn from ``torch.Generator`` seeded with ``seed * 1000003 + b``.
+        predictor: for ``learned``: a function from a window's magnitude ``(freq, frames)`` to its phase (e.g.
+            ``lambda m: LearnedPhase.phase(m, config)``), the start of ``n_iter`` FGLA iterations (default 16).
     """
 
     def __init__(self, method: str = "fgla", config: STFTConfig | str = "mpsenet", n_iter: int | None = None,
                  block: int | None = None, context: int | None = None, momentum: float = 0.99, seed: int = 0,
-                 lookahead: int = 3, tol: float = 1e-5, gamma: float | None = None) -> None:
+                 lookahead: int = 3, tol: float = 1e-5, gamma: float | None = None, predictor=None) -> None:
         self.method = str(method).lower()
         if self.method not in _METHODS:
             raise ConfigError(f"unknown phase retrieval method '{method}'; choose one of {', '.join(_METHODS)}")
+        if self.method == "learned" and predictor is None:
+            raise ConfigError("block-wise 'learned' needs its predictor (see cspec.infer.phase.LearnedPhase.phase)")
+        self.predictor = predictor
         self.cfg = get_preset(config)
         default_block, default_context = block_frames(self.cfg)
         block = default_block if block is None else block
@@ -75,7 +81,8 @@ class BlockReconstructor:
         if int(block) < 1 or int(context) < 0:
             raise ConfigError(f"block must be >= 1 frame and context >= 0 frames, got {block} and {context}")
         self.block_cfg = self.cfg.replace(center=False)  # a block is a piece of the padded signal
-        self.n_iter = (20 if self.method == "rtisi" else 100) if n_iter is None else int(n_iter)
+        default_iters = {"rtisi": 20, "learned": LEARNED_ITERS}.get(self.method, 100)
+        self.n_iter = default_iters if n_iter is None else int(n_iter)
         self.block, self.context = int(block), int(context)
         self.momentum, self.seed, self.lookahead, self.tol, self.gamma = momentum, int(seed), lookahead, tol, gamma
         self.keep = -(-self.cfg.n_fft // self.cfg.hop_length) - 1  # committed frames overlapping a new one
@@ -128,7 +135,11 @@ class BlockReconstructor:
         cfg, key = self.block_cfg, self.method
         if key == "rtisi":
             return rtisi_la(mag, cfg, n_iter=self.n_iter, lookahead=self.lookahead, return_spec=True, fixed=held)[1]
-        if key.startswith("pghi"):
+        if key == "learned":
+            phase = self.predictor(mag).to(mag.dtype)
+            if held is not None:
+                phase[:, : held.shape[-1]] = held.angle()
+        elif key.startswith("pghi"):
             phase = pghi_phase(mag, cfg, tol=self.tol, gamma=self.gamma, seed=self.seed, fixed=held)
             if key == "pghi":
                 return torch.polar(mag, phase)
@@ -140,7 +151,7 @@ class BlockReconstructor:
                 phase[:, :k] = held.angle()
             if self._guess is not None:  # warm start: the last block's look-ahead estimate
                 phase[:, k: k + self._guess.shape[-1]] = self._guess.angle()
-        alpha = self.momentum if key.endswith("fgla") else 0.0
+        alpha = self.momentum if key.endswith("fgla") or key == "learned" else 0.0
         return fast_griffin_lim(mag, self.n_iter, cfg, momentum=alpha, init=phase, return_spec=True, fixed=held)[1]
 
 
