@@ -19,12 +19,12 @@ RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*/*.yam
 
 def test_recipe_folders():
     groups = {p.parent.name for p in RECIPES}
-    assert groups == {"vbdemand", "librimix", "pool", "read", "sep"}
+    assert groups == {"vbdemand", "librimix", "pool", "read", "sep", "phase"}
     assert {p.stem for p in RECIPES if p.parent.name == "librimix"} == {"convtasnet", "dprnn", "tfgridnet"}
     assert len([p for p in RECIPES if p.parent.name == "vbdemand"]) == 13
 
 
-SIMULATED = ("pool", "read", "sep")  # recipes that simulate their data from the shared pools
+SIMULATED = ("pool", "read", "sep", "phase")  # recipes that simulate their data from the shared pools
 
 
 @pytest.mark.parametrize("path", [p for p in RECIPES if p.parent.name not in SIMULATED], ids=lambda p: p.stem)
