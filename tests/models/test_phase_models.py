@@ -101,5 +101,5 @@ def test_family_folder_picks_by_stft_and_refuses_others(tmp_path):
     save(build("gtcrn"), tmp_path / "enh")
     with pytest.raises(ConfigError, match="not a phase model"):
         LearnedPhase.from_pretrained(tmp_path / "enh")
-    with pytest.raises(ConfigError, match="no learned phase model 'nope'"):
+    with pytest.raises(ConfigError, match="no pretrained model or model folder 'nope'"):
         LearnedPhase.from_pretrained("nope")

@@ -287,15 +287,15 @@ def run(args: argparse.Namespace) -> int:
     if args.iters == 0 and args.method != "learned":
         raise ConfigError(f"--iters 0: only --method learned takes 0 iterations (its phase as it is); "
                           f"{args.method} needs >= 1")
-    args.learned = None
+    args.learned, member = None, None
     if args.method == "learned":
         from cspec.infer.phase import LearnedPhase
 
         args.learned = LearnedPhase.from_pretrained(args.model)
-        args.learned.model_for(cfg)  # an STFT it was not trained for: one line naming those it was
+        member = args.learned.model_for(cfg)  # an STFT it was not trained for: one line naming those it was
     header = audio.info(src)
     block_s = args.block
-    if args.learned is not None and not hasattr(args.learned.model_for(cfg), "predict_phase"):
+    if member is not None and not hasattr(member, "predict_phase"):
         block_s = 0.0  # DeGLI iterates on the whole signal
     block, context = block_frames(cfg, block_s, CONTEXT_SECONDS) if block_s > 0 else (0, 0)
     expected = math.ceil(header.frames * cfg.sample_rate / header.samplerate)  # samples at the preset's rate

@@ -67,15 +67,10 @@ class LearnedPhase:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike = "phase", **kwargs) -> "LearnedPhase":
         """The bundled family (``"phase"``), a family folder (sub-folders of model folders) or one model folder."""
-        from cspec.infer.resolve import PRETRAINED_DIR
+        from cspec.infer.resolve import locate
         from cspec.models import load
 
-        path = Path(name_or_path)
-        if not path.exists():
-            if not (PRETRAINED_DIR / str(name_or_path)).is_dir():
-                raise ConfigError(f"no learned phase model '{name_or_path}'; the bundled one is 'phase', or pass a "
-                                  "folder written by cspec.models.save (or a folder of such folders)")
-            path = PRETRAINED_DIR / str(name_or_path)
+        path = locate(name_or_path, family=True)
         if (path / "config.json").is_file():
             folders = [path]
         else:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cspec.errors import ConfigError
 
-__all__ = ["PRETRAINED_DIR", "BACKENDS", "available_pretrained", "resolve_model"]
+__all__ = ["PRETRAINED_DIR", "BACKENDS", "available_pretrained", "locate", "resolve_model"]
 
 #: the package's folder of bundled models, one sub-folder per name
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
@@ -21,6 +21,26 @@ def available_pretrained() -> list[str]:
     if not PRETRAINED_DIR.is_dir():
         return []
     return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def locate(name_or_path: str | os.PathLike, family: bool = False) -> Path:
+    """The folder (or file) of a model: ``name_or_path`` itself where it exists, else the bundled folder of that
+    name. ``family=True`` also accepts a bundled folder of model folders (one model per STFT, as ``phase``).
+    Anything else is a one-line :class:`ConfigError` listing the bundled names."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.exists():
+        return path
+    bundled = PRETRAINED_DIR / text
+    if (bundled / "config.json").is_file() or (family and bundled.is_dir()):
+        return bundled
+    names = available_pretrained()
+    if family and PRETRAINED_DIR.is_dir():
+        names += [p.name for p in sorted(PRETRAINED_DIR.iterdir()) if p.is_dir() and p.name not in names
+                  and any((q / "config.json").is_file() for q in p.iterdir())]
+    listed = ", ".join(names) if names else "none are bundled in this version"
+    raise ConfigError(f"no pretrained model or model folder '{text}'; bundled names: {listed}. "
+                      "Pass a folder written by cspec.models.save (model.safetensors + config.json)")
 
 
 def resolve_model(name_or_path: str | os.PathLike, backend: str = "torch", threads: int = 0):
@@ -40,14 +60,7 @@ def resolve_model(name_or_path: str | os.PathLike, backend: str = "torch", threa
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
     text = str(name_or_path)
-    path = Path(text)
-    if not path.exists():
-        if not (PRETRAINED_DIR / text / "config.json").is_file():
-            names = available_pretrained()
-            listed = ", ".join(names) if names else "none are bundled in this version"
-            raise ConfigError(f"no pretrained model or model folder '{text}'; bundled names: {listed}. "
-                              "Pass a folder written by cspec.models.save (model.safetensors + config.json)")
-        path = PRETRAINED_DIR / text
+    path = locate(text)
     model = load(path)
     if backend == "torch":
         return model

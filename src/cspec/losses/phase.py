@@ -24,22 +24,19 @@ from torch import nn
 
 from cspec.errors import ConfigError
 from cspec.losses._common import check_reduction, check_same_real, reduce
+from cspec.spectral.features import silent_bins
 from cspec.spectral.phase_features import anti_wrap
 
 __all__ = ["phase_terms", "anti_wrapping_phase_loss", "AntiWrappingPhaseLoss"]
 
 
-#: modulus under which a bin's angle counts as 0 with no gradient (-160 dB re a full-scale frame's bin)
-SILENT_BIN = 1e-8
-
-
 def _as_phase(x: torch.Tensor) -> torch.Tensor:
-    """The angle of a complex spectrogram. A bin below :data:`SILENT_BIN` in modulus (digital silence, or the
+    """The angle of a complex spectrogram. A bin below :data:`cspec.spectral.features.SILENT_BIN` in modulus (digital silence, or the
     float rounding around it) gets angle 0 and no gradient: there ``torch.angle``'s gradient ``1 / |z|`` is huge, and
     NaN once ``|z|^2`` underflows, which poisoned whole training steps."""
     if not (torch.is_tensor(x) and x.is_complex()):
         return x
-    zero = x.real.abs() + x.imag.abs() < SILENT_BIN
+    zero = silent_bins(x)
     return torch.angle(torch.where(zero, torch.ones_like(x), x))
 
 

@@ -25,7 +25,7 @@ from cspec.spectral.stft import STFTConfig, get_preset, istft, stft
 
 __all__ = [
     "magnitude", "phase", "log_magnitude", "compress", "decompress", "compress_magnitude", "decompress_magnitude",
-    "to_real_imag", "from_real_imag", "mag_phase_to_complex", "consistency_projection", "inconsistency",
+    "to_real_imag", "from_real_imag", "mag_phase_to_complex", "consistency_projection", "inconsistency", "silent_bins",
     # re-exported from cspec.spectral.phase_features
     "wrap", "anti_wrap", "phase_time_derivative", "phase_freq_derivative", "instantaneous_angular_frequency",
     "baseband_phase_difference", "group_delay", "instantaneous_frequency",
@@ -82,8 +82,19 @@ def decompress_magnitude(mag_c: torch.Tensor, c: float = 0.3, beta: float = 1.0)
     return compress_magnitude(mag_c / beta, 1.0 / c, 1.0)
 
 
+# Digital silence and the float rounding around it: where gradients of |X|**p or angle(X) blow up, both guards live
+# here. The phase losses take a bin's angle as 0 (no gradient) under SILENT_BIN; compress() holds its gain under
+# COMPRESS_FLOOR (its output there is already far below anything audible).
+
+#: L1 modulus ``|Re| + |Im|`` under which a bin counts as silent for its angle (-160 dB re a full-scale frame's bin)
+SILENT_BIN = 1e-8
 #: modulus under which :func:`compress` (c < 1) keeps the gain constant (finite gradients near silence)
 COMPRESS_FLOOR = 1e-12
+
+
+def silent_bins(X: torch.Tensor) -> torch.Tensor:
+    """Boolean mask of the bins of complex ``X`` whose angle is meaningless (``|Re| + |Im| <`` :data:`SILENT_BIN`)."""
+    return X.real.abs() + X.imag.abs() < SILENT_BIN
 
 
 def compress(X: torch.Tensor, c: float = 0.3, beta: float = 1.0) -> torch.Tensor:
