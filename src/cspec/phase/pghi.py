@@ -24,13 +24,13 @@ window of length L and 0.29794 L^2 for Hamming; other windows get a least-square
 exp(-pi t^2 / gamma) to the window (the criterion of LTFAT's ``findbestgauss``, which reproduces the Hann value
 to 0.1 %).  PGHI works best with redundancy M/a >= 4; at M/a = 2 it is a rough start for FGLA only.
 
-The heap integration is sequential: it runs in numpy + ``heapq`` on the CPU, one spectrogram at a time; the
+The heap integration is sequential: it runs on the CPU one spectrogram at a time, compiled with numba where
+installed (:mod:`cspec.phase._heap`; the same steps in Python with ``heapq`` otherwise, bit for bit equal); the
 gradients are computed for the whole batch at once.  Transforms are :mod:`cspec.spectral.stft`.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 
 import numpy as np
@@ -38,6 +38,7 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from cspec.errors import ConfigError
+from cspec.phase._heap import heap_integrate
 from cspec.phase.griffin_lim import check_magnitude, signal_length
 from cspec.spectral.stft import STFTConfig, get_preset, istft, make_window
 
@@ -104,13 +105,14 @@ def phase_gradients(
 
 
 def _heap_integrate(mag: np.ndarray, tstep: np.ndarray, fstep: np.ndarray, tol: float, rng,
-                    known: np.ndarray | None = None) -> np.ndarray:
+                    known: np.ndarray | None = None, compiled: bool | None = None) -> np.ndarray:
     """The heap integration of Prusa et al. (2017) on one ``(freq, frames)`` spectrogram; returns the phase.
 
     ``known`` ``(freq, k)``: phases of the first ``k`` frames, kept as they are; the integration starts from the
     large coefficients of the last known frame, as the real-time variant starts from the previous frame
     (Prusa & Holighaus 2017, "Toward high-quality real-time signal reconstruction from STFT magnitude", IEEE
-    SPL 24(6), Alg. 1), and only then opens new islands at the largest coefficients not yet reached.
+    SPL 24(6), Alg. 1), and only then opens new islands at the largest coefficients not yet reached. The steps
+    run in :func:`cspec.phase._heap.heap_integrate` (compiled with numba where installed).
     """
     n_freq, n_frm = mag.shape
     phase = rng.uniform(0.0, 2 * np.pi, size=mag.shape)
@@ -122,56 +124,15 @@ def _heap_integrate(mag: np.ndarray, tstep: np.ndarray, fstep: np.ndarray, tol: 
         return phase
     flat = mag.ravel()
     large = flat > tol * peak
-    done_mask = ~large
+    done = ~large
     if k:
-        done_mask.reshape(mag.shape)[:, :k] = True
-    done = done_mask.tolist()
-    key = (-flat).tolist()  # heapq is a min-heap
-    ts, fs = tstep.ravel().tolist(), fstep.ravel().tolist()
-    ph = phase.ravel().tolist()
-    last = n_frm - 1
-    size = flat.size
-    push, pop = heapq.heappush, heapq.heappop
-
-    def spread(heap: list) -> None:
-        while heap:
-            _, i = pop(heap)
-            p, m = ph[i], i % n_frm
-            j = i + 1  # next frame
-            if m < last and not done[j]:
-                ph[j] = p + 0.5 * (ts[i] + ts[j])
-                done[j] = True
-                push(heap, (key[j], j))
-            j = i - 1  # previous frame
-            if m > 0 and not done[j]:
-                ph[j] = p - 0.5 * (ts[i] + ts[j])
-                done[j] = True
-                push(heap, (key[j], j))
-            j = i + n_frm  # next bin
-            if j < size and not done[j]:
-                ph[j] = p + 0.5 * (fs[i] + fs[j])
-                done[j] = True
-                push(heap, (key[j], j))
-            j = i - n_frm  # previous bin
-            if j >= 0 and not done[j]:
-                ph[j] = p - 0.5 * (fs[i] + fs[j])
-                done[j] = True
-                push(heap, (key[j], j))
-
-    if k:
-        edge = np.arange(n_freq) * n_frm + (k - 1)
-        heap = [(key[i], i) for i in edge[large[edge]].tolist()]
-        heapq.heapify(heap)
-        spread(heap)
+        done.reshape(mag.shape)[:, :k] = True
+    edge = np.arange(n_freq) * n_frm + (k - 1) if k else np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(large)
-    starts = starts[np.argsort(-flat[starts], kind="stable")].tolist()
-    for start in starts:
-        if done[start]:
-            continue
-        ph[start] = 0.0
-        done[start] = True
-        spread([(key[start], start)])
-    return np.asarray(ph, dtype=np.float64).reshape(mag.shape)
+    starts = starts[np.argsort(-flat[starts], kind="stable")]
+    out = heap_integrate(phase.ravel(), done, -flat, tstep.ravel(), fstep.ravel(), n_frm, edge[large[edge]], starts,
+                         compiled)
+    return out.reshape(mag.shape)
 
 
 def pghi_phase(
