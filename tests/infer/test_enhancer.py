@@ -57,3 +57,28 @@ def test_enhance_files_batches_equal_single_files_and_reports_errors(tmp_path):
             ref = model(torch.from_numpy(x)[None])["wave"][0].numpy()
         y, _ = sf.read(dst, dtype="float32")
         assert y.shape == x.shape and np.abs(y - ref).max() < 1e-4  # 16-bit FLAC quantisation
+
+
+class _Sampler(torch.nn.Module):
+    """A stand-in for a generative model: ``steps`` network passes, counted."""
+
+    sample_rate, n_sources, stft_config = 16000, 1, None
+
+    def __init__(self):
+        super().__init__()
+        self.steps, self.calls = 30, 0
+
+    def forward(self, wave):
+        self.calls += self.steps
+        return {"wave": wave * 0.5}
+
+
+def test_steps_sets_a_generative_models_passes_and_is_refused_elsewhere():
+    model = _Sampler()
+    enh = Enhancer(model, steps=4)
+    out = enh.enhance(torch.ones(1600) * 0.1, 16000)
+    assert model.steps == 4 and model.calls == 4 and torch.allclose(out, torch.full((1600,), 0.05))
+    with pytest.raises(ConfigError, match="steps must be >= 1"):
+        Enhancer(_Sampler(), steps=0)
+    with pytest.raises(ConfigError, match="is not generative; it runs in one pass"):
+        Enhancer(small("gtcrn"), steps=4)

@@ -57,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "--stream runs PyTorch)")
     p.add_argument("--onnx", metavar="FILE", help="run an ONNX export (cspec export) with onnxruntime instead")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="files processed in parallel (default: 1)")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="network passes of a generative model's sampler (default: the model's own)")
     p.add_argument("--chunk", type=float, default=10.0, metavar="S", help="chunk length in seconds (default: 10)")
     p.add_argument("--overlap", type=float, default=1.0, metavar="S", help="chunk crossfade in seconds (default: 1)")
     p.add_argument("--plot", action="store_true", help="also write <output stem>.png: input vs output figure")
@@ -166,7 +168,10 @@ def run(args: argparse.Namespace) -> int:
     model = OnnxModel(args.onnx, threads=threads) if args.onnx else resolve_model(args.model, backend, threads)
     if args.onnx and model.mode != "offline" and not args.stream:
         raise ConfigError(f"{args.onnx}: a '{model.mode}' export runs with --stream only")
-    enhancer = None if args.stream else Enhancer(model, chunk_seconds=args.chunk, overlap_seconds=args.overlap)
+    if args.steps is not None and args.stream:
+        raise ConfigError("--steps is for generative models, which do not stream; drop --stream")
+    enhancer = None if args.stream else Enhancer(model, chunk_seconds=args.chunk, overlap_seconds=args.overlap,
+                                                 steps=args.steps)
     stream = Stream(model) if args.stream else None
     console, lock, failed = Console(stderr=True, soft_wrap=True), threading.Lock(), []
     for line in problems:

@@ -44,15 +44,24 @@ class Enhancer:
         batch_size: files that :meth:`enhance_files` puts through the model together.
         block_seconds: block length of file reading and writing.
         device: where the model runs.
+        steps: network passes of a generative model's sampler (:mod:`cspec.generative`; default: the model's own);
+            any other model refuses it.
     """
 
     def __init__(self, model, chunk_seconds: float = 10.0, overlap_seconds: float = 1.0, batch_size: int = 4,
-                 block_seconds: float = 5.0, device: str | torch.device = "cpu") -> None:
+                 block_seconds: float = 5.0, device: str | torch.device = "cpu", steps: int | None = None) -> None:
         if not hasattr(model, "sample_rate") or not callable(model):
             raise ConfigError(f"{type(model).__name__} is not a model: it needs sample_rate and (wave) -> dict")
         if getattr(model, "n_sources", 1) != 1:
             raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' separates "
                               f"{model.n_sources} sources; Enhancer needs a one-output enhancement model")
+        if steps is not None:
+            if not hasattr(model, "steps"):
+                raise ConfigError(f"steps: model '{getattr(model, 'name', type(model).__name__)}' is not generative; "
+                                  "it runs in one pass (drop --steps)")
+            if int(steps) < 1:
+                raise ConfigError(f"steps must be >= 1 network pass, got {steps}")
+            model.steps = int(steps)
         if isinstance(model, torch.nn.Module):
             model = model.to(device).eval()
         self.model, self.device = model, torch.device(device)

@@ -122,6 +122,10 @@ def prepare(recipe: Recipe, output_dir: str | Path | None = None) -> Experiment:
     except ConfigError as exc:
         raise ConfigError(f"recipe key 'stft': {exc}") from None
     objective = Objective(recipe.loss.weights, recipe.loss.options, model.n_sources, spec, recipe.loss.pit)
+    if hasattr(model, "training_loss") and (recipe.loss.weights != {"si_sdr": 1.0} or recipe.loss.options
+                                            or recipe.discriminator is not None):
+        raise ConfigError(f"recipe keys 'loss'/'discriminator': model '{recipe.model.name}' trains with its own "
+                          "objective (its training_loss); remove those sections from the recipe")
     gan = None
     if recipe.discriminator is not None:
         if model.n_sources > 1:

@@ -1,5 +1,7 @@
 """The LightningModule of the engine: any :class:`~cspec.models.SpeechModel`, a recipe's objective, and
-optionally a discriminator, trained with manual optimisation.
+optionally a discriminator, trained with manual optimisation. A model with a ``training_loss(mixture, target)``
+method (the generative enhancers of :mod:`cspec.generative`: score matching, bridge and flow objectives) is
+trained on that loss instead of the recipe's objective.
 
 One batch is one step, counted in :attr:`SpeechTask.step` (saved in checkpoints, so a resumed run continues
 the count). Per step: the random generators are seeded from ``(seed, step, rank)`` (dropout and the like
@@ -114,8 +116,11 @@ class SpeechTask(pl.LightningModule):
         torch.manual_seed(step_seed(self.recipe.seed, step, self.global_rank))
         opts = self._optimizers()
         opt = opts[0]
-        out = self.model(batch["mixture"])
-        loss, terms = self.objective(out, batch)
+        if hasattr(self.model, "training_loss"):  # a generative model: its own objective (cspec.generative)
+            loss, terms = self.model.training_loss(batch["mixture"], batch["targets"][:, 0])
+        else:
+            out = self.model(batch["mixture"])
+            loss, terms = self.objective(out, batch)
         if self.gan is not None:
             self.toggle_optimizer(opt)
             adv = self.gan.generator_loss(out["wave"], batch["targets"][:, 0])
