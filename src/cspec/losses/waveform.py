@@ -1,4 +1,4 @@
-"""Waveform-domain training objectives: SI-SDR, SNR, SD-SDR and the weighted SDR of DCUNet.
+"""Waveform-domain training objectives: SI-SDR, SNR, SD-SDR, the weighted SDR of DCUNet and the L1 time loss.
 
 The functions return the ratio in dB (higher is better) per item, differentiably, for waveforms
 ``(..., samples)`` whose leading shapes broadcast (so ``est[:, :, None]`` against ``ref[:, None, :]`` gives a
@@ -18,8 +18,8 @@ from cspec.errors import ConfigError
 from cspec.losses._common import check_reduction, check_waves, reduce
 
 __all__ = [
-    "si_sdr", "snr", "sd_sdr", "weighted_sdr", "pairwise",
-    "SISDRLoss", "SNRLoss", "SDSDRLoss", "WeightedSDRLoss",
+    "si_sdr", "snr", "sd_sdr", "weighted_sdr", "waveform_l1", "pairwise",
+    "SISDRLoss", "SNRLoss", "SDSDRLoss", "WeightedSDRLoss", "WaveformL1Loss",
 ]
 
 
@@ -101,6 +101,26 @@ def weighted_sdr(est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor, eps: f
     return alpha * _neg_cosine(ref, est, eps) + (1 - alpha) * _neg_cosine(noise, noise_hat, eps)
 
 
+def waveform_l1(est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute error per item, ``mean_n |est[n] - ref[n]|``: the time loss ``L_Time = E ||y - y_hat||_1`` of
+    the generator objectives of MP-SENet (Lu, Ai & Ling 2023, Interspeech; kept in Lu et al. 2024) and CMGAN
+    (Cao, Abdulatif & Yang 2022, Interspeech), weight 0.2 in both official training scripts.
+
+    Both compute it on signals scaled by ``c = sqrt(samples / sum mix^2)`` of the noisy mixture (their data
+    pipelines normalise the noisy input to unit RMS and the clean target by the same factor); pass ``mix`` to get
+    that scaling (``c`` per item, no gradient through it), leave it ``None`` for the plain error.
+    """
+    shape = check_waves(est, ref, "waveform_l1")
+    err = (est - ref).abs().mean(-1)
+    if mix is None:
+        return err
+    if mix.shape[-1] != est.shape[-1] or mix.shape[:-1] != shape[:-1]:
+        raise ConfigError(f"waveform_l1: the mixture {tuple(mix.shape)} must have the estimate's shape "
+                          f"{tuple(shape)} (one mixture per estimate)")
+    scale = mix.detach().pow(2).mean(-1).clamp_min(1e-8).rsqrt()
+    return err * scale
+
+
 def pairwise(fn, est: torch.Tensor, ref: torch.Tensor, **kwargs) -> torch.Tensor:
     """Pairwise matrix ``M[b, i, j] = fn(est[b, i], ref[b, j])`` for ``(batch, n_src, samples)`` inputs.
 
@@ -158,3 +178,19 @@ class WeightedSDRLoss(nn.Module):
 
     def forward(self, est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
         return reduce(weighted_sdr(est, ref, mix, self.eps), self.reduction)
+
+
+class WaveformL1Loss(nn.Module):
+    """L1 time loss of MP-SENet and CMGAN (see :func:`waveform_l1`): ``forward(est, ref, mix=None)``.
+
+    ``mixture_rms=True`` scales each item by ``sqrt(samples / sum mix^2)`` of its mixture, as both papers' data
+    pipelines do, so that the term has the papers' weight against the others; the training objective then passes
+    the mixture.
+    """
+
+    def __init__(self, mixture_rms: bool = False, reduction: str = "mean") -> None:
+        super().__init__()
+        self.mixture_rms, self.reduction = bool(mixture_rms), check_reduction(reduction)
+
+    def forward(self, est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+        return reduce(waveform_l1(est, ref, mix if self.mixture_rms else None), self.reduction)

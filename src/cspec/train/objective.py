@@ -4,7 +4,8 @@
 what it compares:
 
 * waveform losses (``si_sdr``, ``snr``, ``sd_sdr``, ``multi_resolution_stft`` and losses registered by users):
-  ``(estimate, reference)`` waveforms; ``weighted_sdr`` also gets the mixture;
+  ``(estimate, reference)`` waveforms; ``weighted_sdr`` also gets the mixture, and so does ``waveform_l1`` with
+  ``mixture_rms: true`` (enhancement models);
 * spectral losses (``complex_mse``, ``compressed_spectral``, ``phase``): the complex STFTs of both waveforms
   with the recipe's ``stft`` preset (the model's own by default);
 * ``consistency``: the model's output spectrum ``out["spec"]``.
@@ -111,6 +112,10 @@ class Objective(nn.Module):
         if name == "weighted_sdr":
             if est.shape != mix.shape:
                 raise ConfigError("weighted_sdr needs one estimate per mixture (enhancement models)")
+            return term(est, ref, mix)
+        if name == "waveform_l1" and term.mixture_rms:
+            if est.shape != mix.shape:
+                raise ConfigError("waveform_l1 with mixture_rms needs one estimate per mixture (enhancement models)")
             return term(est, ref, mix)
         if name == "consistency":
             if "spec" not in out:
