@@ -103,3 +103,25 @@ def test_family_folder_picks_by_stft_and_refuses_others(tmp_path):
         LearnedPhase.from_pretrained(tmp_path / "enh")
     with pytest.raises(ConfigError, match="no pretrained model or model folder 'nope'"):
         LearnedPhase.from_pretrained("nope")
+
+
+def test_unrolled_output_is_fgla_from_the_prediction_and_trains_through_silence():
+    """unroll=k: forward's waveform is k FGLA iterations from the predicted phase (the classical loop, run here with
+    gradients; without them cspec.phase runs its in-place loop: both must agree), and digital silence in the
+    input gives finite gradients (sgn's gradient 1/|z| is cut at silent bins)."""
+    from cspec.phase import fast_griffin_lim
+
+    torch.manual_seed(1)
+    model = build("nspp", preset="hann512-256", channels=8, kernels=(3,), dilations=(1,), unroll=4)
+    wave = torch.randn(2, 8000) * 0.1
+    wave[:, 2000:5000] = 0.0  # digital silence
+    out = model(wave)
+    with torch.no_grad():
+        mag = stft(wave, get_preset("hann512-256")).abs()
+        ref = fast_griffin_lim(mag, 4, "hann512-256", 8000, momentum=0.99, init=model.predict_phase(mag))
+    torch.testing.assert_close(out["wave"].detach(), ref, atol=1e-5, rtol=1e-4)
+    out["wave"].pow(2).sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads) and any(g.abs().sum() > 0 for g in grads)
+    with pytest.raises(ConfigError, match="unroll is a number of FGLA iterations >= 0"):
+        build("nspp", unroll=-1)

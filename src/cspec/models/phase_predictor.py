@@ -30,6 +30,7 @@ from torch.nn import functional as F
 
 from cspec.errors import ConfigError
 from cspec.models.base import SpeechModel, register
+from cspec.phase.griffin_lim import fast_griffin_lim
 from cspec.spectral.stft import STFTConfig, get_preset, istft, stft
 
 __all__ = ["PhasePredictor", "PHASE_STFTS"]
@@ -65,6 +66,10 @@ class PhasePredictor(SpeechModel):
         kernels: kernel sizes of the parallel residual blocks (paper: 3, 7, 11).
         dilations: dilations of each block's sub-blocks (paper: 1, 3, 5).
         floor: the amplitude floor inside ``log`` (paper: 1e-5).
+        unroll: fast Griffin-Lim iterations (momentum 0.99) that :meth:`forward` runs from the predicted phase, with
+            gradients through them (deep unfolding of the iterations, as DeGLI trains its unrolled loop: Masuyama et
+            al. 2019). 0 (the paper): the output is the prediction itself. With ``k``, training asks for the phase
+            from which ``k`` iterations go furthest, which is how the prediction is used (``method="learned"``).
     """
 
     paper = ("Ai & Ling, 2023, Neural Speech Phase Prediction based on Parallel Estimation Architecture and "
@@ -72,7 +77,7 @@ class PhasePredictor(SpeechModel):
     causal = False
 
     def __init__(self, preset: str = "hann512-128", channels: int = 512, kernels=(3, 7, 11),
-                 dilations=(1, 3, 5), floor: float = 1e-5) -> None:
+                 dilations=(1, 3, 5), floor: float = 1e-5, unroll: int = 0) -> None:
         super().__init__()
         if channels < 1 or not kernels or not dilations or any(k < 1 or k % 2 == 0 for k in kernels):
             raise ConfigError(f"nspp: channels >= 1 and odd kernels, got channels={channels}, kernels={kernels}")
@@ -81,6 +86,9 @@ class PhasePredictor(SpeechModel):
         self.sample_rate = self.stft_config.sample_rate
         bins = self.stft_config.n_freqs
         self.kernels, self.dilations, self.floor = tuple(kernels), tuple(dilations), float(floor)
+        if int(unroll) < 0:
+            raise ConfigError(f"nspp: unroll is a number of FGLA iterations >= 0, got {unroll}")
+        self.unroll = int(unroll)
         self.input = nn.Conv1d(bins, channels, 7, padding=3)
         self.blocks = nn.ModuleList(_ResBlock(channels, k, dilations) for k in kernels)
         self.real = nn.Conv1d(channels, bins, 7, padding=3)
@@ -110,5 +118,10 @@ class PhasePredictor(SpeechModel):
     def forward(self, wave: torch.Tensor) -> dict:
         mag = stft(wave, self.stft_config).abs()
         phase = self.predict_phase(mag)
+        if self.unroll:
+
+            out, spec = fast_griffin_lim(mag, self.unroll, self.stft_config, wave.shape[-1], momentum=0.99,
+                                         init=phase, return_spec=True)
+            return {"wave": out, "spec": spec, "phase": phase, "mag": mag}
         spec = torch.polar(mag, phase)
         return {"wave": istft(spec, self.stft_config, wave.shape[-1]), "spec": spec, "phase": phase, "mag": mag}

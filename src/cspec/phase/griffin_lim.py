@@ -24,6 +24,7 @@ import torch
 
 from cspec.errors import ConfigError
 from cspec.phase._threads import intra_op_threads, threads_for
+from cspec.spectral.features import silent_bins
 from cspec.spectral.reproject import Reprojector
 from cspec.spectral.stft import STFTConfig, get_preset, istft, n_frames
 
@@ -179,13 +180,21 @@ def fast_griffin_lim(
                     spec[:, : hold.shape[1]] = hold
             else:
                 update = torch.add(rebuilt, prev, alpha=-coef) if (prev is not None and coef != 0.0) else rebuilt
-                spec = torch.sgn(update) * mag_tf
+                spec = _unit(update) * mag_tf
                 if hold is not None:
                     spec = torch.cat([hold, spec[:, hold.shape[1]:]], dim=1)
             prev = rebuilt
         spec = spec.transpose(-1, -2).reshape(*lead, n_freq, n_fr)
         wave = istft(spec, cfg, n_samples)
     return (wave, spec) if return_spec else wave
+
+
+def _unit(z: torch.Tensor) -> torch.Tensor:
+    """``sgn(z)`` with a finite gradient: bins below :data:`cspec.spectral.features.SILENT_BIN` give 0 and no
+    gradient (``torch.sgn``'s is ``1 / |z|``, infinite at 0), so that unrolled iterations train (deep unfolding of
+    the loop through a learned initial phase, :class:`cspec.models.phase_predictor.PhasePredictor`)."""
+    silent = silent_bins(z)
+    return torch.where(silent, torch.zeros_like(z), z / torch.where(silent, torch.ones_like(z.real), z.abs()))
 
 
 def _fixed_frames(fixed: torch.Tensor | None, mag: torch.Tensor, spec: torch.Tensor) -> torch.Tensor | None:
