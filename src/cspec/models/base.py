@@ -127,13 +127,33 @@ def register(name: str) -> Callable[[type[SpeechModel]], type[SpeechModel]]:
     return deco
 
 
+#: packages above cspec.models that register models of their own (the generative enhancers wrap a backbone with a
+#: process and a sampler); imported on the first lookup that needs them, so that this layer imports nothing above it
+#: at import time
+PROVIDERS = ("cspec.generative",)
+_discovered = False
+
+
+def _discover() -> None:
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        import importlib
+
+        for module in PROVIDERS:
+            importlib.import_module(module)
+
+
 def list_models() -> list[str]:
     """Names accepted by :func:`build`."""
+    _discover()
     return sorted(_REGISTRY)
 
 
 def get_model_class(name: str) -> type[SpeechModel]:
     key = str(name).lower()
+    if key not in _REGISTRY:
+        _discover()
     if key not in _REGISTRY:
         close = difflib.get_close_matches(key, list_models(), n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
