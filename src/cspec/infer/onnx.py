@@ -1,4 +1,4 @@
-"""ONNX export of enhancement models with their STFT and iSTFT inside, and an onnxruntime runner.
+"""ONNX export of models with their STFT and iSTFT inside, and an onnxruntime runner.
 
 ``export_onnx(model, path, mode)`` wraps the model's spectral core on real/imaginary pairs
 (:mod:`cspec.infer.cores`) between :class:`cspec.spectral.export.ConvSTFT` and ``ConvISTFT`` (conv1d bases, no
@@ -19,13 +19,14 @@ mode, state shapes, and the SHA-256 of the model's name, config and state dict,
 :func:`cspec.models.io.model_digest`) that :class:`OnnxModel` reads; ``Enhancer`` runs a folder's ``model.onnx``
 only while that digest matches the folder's model.
 
-Which models export: GTCRN (one or two stages), CRN, GCRN and DCCRN-E/R/C/CL (offline and frames; onnxruntime
-equals PyTorch to < 1e-4 in the tests for GTCRN, two-stage GTCRN and DCCRN-CL), and the separator Conv-TasNet
-(offline only: input ``wave`` ``(batch, samples)``, output ``separated`` ``(batch, n_sources, samples)``, the
-metadata records ``n_sources``; a learned filterbank, so there is no STFT to put inside). Not exported: MP-SENet,
-CMGAN and DCUNet have no real-pair core here (their forwards use complex ``torch.stft``/``angle``/``abs`` at the
-edges); DPRNN and TF-GridNet use ``F.unfold``, which the exporter cannot give a dynamic length;
-:func:`export_onnx` raises :class:`ConfigError` naming the covered models.
+Which models export: every architecture of :mod:`cspec.models` but the phase-retrieval models (``nspp``,
+``degli``, issue #23, in progress). The causal STFT models GTCRN (one or two stages), CRN, GCRN and DCCRN-E/R/C/CL
+export through their spectral cores (:mod:`cspec.infer.cores`), offline and frame by frame; the non-causal STFT
+models MP-SENet, CMGAN and DCUNet-10/16/20/Large, and the separators TF-GridNet, DPRNN and Conv-TasNet export
+whole and offline only (:mod:`cspec.infer.onnx_graphs`; a separator's output is ``separated`` ``(batch, n_sources,
+samples)`` and the metadata records ``n_sources``). onnxruntime equals PyTorch to < 1e-4 in the tests
+(``tests/infer/test_onnx.py``, ``tests/infer/test_onnx_whole.py``, random and real input). Other models (a user's
+:class:`cspec.models.SpeechModel`) raise :class:`ConfigError` naming the covered ones.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from torch import nn
 
 from cspec.audio.fs import os_reason, remove_stale, temp_path
 from cspec.errors import ConfigError
-from cspec.infer.cores import get_core, refuse_frame_lookahead
+from cspec.infer.cores import get_core, has_core, refuse_frame_lookahead
+from cspec.infer.onnx_graphs import graph_for
 from cspec.spectral.export import ConvISTFT, ConvSTFT
 from cspec.spectral.stft import STFTConfig
 
@@ -72,28 +74,6 @@ class _Offline(nn.Module):
         re, im = self.core(re, im)
         y = self.istft(re, im, length=n + self.left) if self.left else self.istft(re, im, length=n)
         return y[..., self.left:] if self.left else y
-
-
-class _Separated(nn.Module):
-    """A separator (``n_sources >= 2``): ``wave (B, n)`` -> ``separated (B, C, n)``.
-
-    Conv-TasNet computes on real tensors from end to end (a learned filterbank, no STFT), so the graph is its
-    ``forward``. DPRNN and TF-GridNet are refused: their segmentation / unfolding (``F.unfold``) does not export
-    with a dynamic length (the TorchScript exporter cannot read the input size; traced, the graph runs only at
-    the example's length).
-    """
-
-    def __init__(self, model) -> None:
-        super().__init__()
-        from cspec.models.convtasnet import ConvTasNet
-
-        if not isinstance(model, ConvTasNet):
-            raise ConfigError(f"separator '{getattr(model, 'name', type(model).__name__)}' does not export to ONNX "
-                              "(its F.unfold has no dynamic-length export); covered separators: convtasnet")
-        self.model = model
-
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.model(wave)["wave"]
 
 
 class _Frames(nn.Module):
@@ -143,9 +123,12 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
     separator = int(getattr(model, "n_sources", 1)) > 1
     if separator and mode != "offline":
         raise ConfigError("a separation model exports with mode='offline' only")
-    wrapper = _Separated(model).eval() if separator else None  # raises for separators not covered
-    if not separator:
+    if mode == "frames" and not separator:
+        if not model.causal:
+            raise ConfigError("mode='frames' streams a causal model; this one is not causal")
         get_core(model)  # raises for models without a real-pair core
+    whole = separator or not has_core(model)  # exported whole by cspec.infer.onnx_graphs
+    wrapper = graph_for(model).eval() if whole else None  # raises for models not covered
     cfg = model.stft_config
     meta = {"format": "cspec-onnx", "mode": mode, "name": getattr(model, "name", type(model).__name__),
             "config": getattr(model, "config", {}), "sample_rate": int(model.sample_rate),
@@ -153,17 +136,15 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
             "stft": None if cfg is None else {k: getattr(cfg, k) for k in ("n_fft", "hop_length", "win_length",
                                                                       "window", "center", "pad_mode", "sample_rate")},
             "n_sources": int(getattr(model, "n_sources", 1)), "model_sha256": model_digest(model)}
-    if separator:
+    if whole and mode == "offline":
         example = (torch.randn(2, 4 * (cfg.n_fft if cfg is not None else 1000)) * 0.1,)
-        names_in, names_out = ["wave"], ["separated"]
-        axes = {"wave": {0: "batch", 1: "samples"}, "separated": {0: "batch", 2: "samples"}}
+        names_in, names_out = ["wave"], ["separated" if separator else "enhanced"]
+        axes = {"wave": {0: "batch", 1: "samples"}, names_out[0]: {0: "batch", (2 if separator else 1): "samples"}}
     elif mode == "offline":
         wrapper, example = _Offline(model).eval(), (torch.randn(2, 4 * cfg.n_fft) * 0.1,)
         names_in, names_out = ["wave"], ["enhanced"]
         axes = {"wave": {0: "batch", 1: "samples"}, "enhanced": {0: "batch", 1: "samples"}}
     else:
-        if not model.causal:
-            raise ConfigError("mode='frames' streams a causal model; this one is not causal")
         refuse_frame_lookahead(model, "export it with mode='offline'")
         net, states = _stateful(model)
         with torch.no_grad():  # one dry step makes every state exist, with its shape

@@ -31,7 +31,7 @@ from cspec.models.base import SpeechModel, register
 from cspec.models.blocks.conformer import TSConformer
 from cspec.models.blocks.dense import DenseEncoder, DilatedDenseBlock, norm_act
 from cspec.models.mpsenet import rms_normalizer
-from cspec.spectral.features import compress, decompress
+from cspec.spectral.features import COMPRESS_FLOOR, compress, decompress
 from cspec.spectral.stft import get_preset, istft, stft
 
 __all__ = ["CMGAN", "SubPixelConv2d"]
@@ -106,15 +106,37 @@ class CMGAN(SpeechModel):
         """CMGAN's metric discriminator (:class:`cspec.losses.MetricDiscriminator`, ndf = 16)."""
         return MetricDiscriminator(**kwargs)
 
+    def input_scale(self, wave: torch.Tensor) -> torch.Tensor:
+        """The factor ``(batch, 1)`` the input is multiplied by before the STFT (``normalize``), 1 otherwise."""
+        return rms_normalizer(wave) if self.normalize else torch.ones_like(wave[:, :1])
+
+    def _network(self, mag: torch.Tensor, re: torch.Tensor, im: torch.Tensor):
+        """Compressed ``|Y_c|, Re Y_c, Im Y_c`` ``(B, F, T)`` -> mask ``(B, F, T)`` and refinement ``(B, 2, F, T)``."""
+        h = self.blocks(self.encoder(torch.stack([mag, re, im], 1).transpose(-1, -2)))  # (B, C, T, F')
+        return self.mask_decoder(h), self.complex_decoder(h)
+
+    def pair_forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The estimate's spectrum from the scaled input's spectrum on real pairs ``(B, F, T)`` (no complex dtype:
+        the ONNX export, :mod:`cspec.infer.onnx_graphs`); the same network and compression as :meth:`forward`."""
+        mag = torch.sqrt(re * re + im * im)
+        gain = mag.clamp_min(COMPRESS_FLOOR).pow(self.c - 1.0)  # cspec.spectral.features.compress on pairs
+        re_c, im_c = re * gain, im * gain
+        mag_c = mag * gain
+        mask, ri = self._network(mag_c, re_c, im_c)
+        # M |Y_c| e^(j angle Y) = M Y_c: the unit phasor of Y_c is Y_c / |Y_c| (and 1 where Y_c = 0, times 0)
+        re_x, im_x = mask * re_c + ri[:, 0], mask * im_c + ri[:, 1]
+        mag_x = torch.sqrt(re_x * re_x + im_x * im_x)
+        pos = mag_x > 0  # decompress: |X_c|^(1/c - 1) X_c, zero bins stay 0
+        gain_x = torch.where(pos, torch.where(pos, mag_x, torch.ones_like(mag_x)).pow(1.0 / self.c - 1.0),
+                             torch.zeros_like(mag_x))
+        return re_x * gain_x, im_x * gain_x
+
     def forward(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:
         wave = self._check_input(wave)
-        scale = rms_normalizer(wave) if self.normalize else torch.ones_like(wave[:, :1])
+        scale = self.input_scale(wave)
         spec_in = compress(stft(wave * scale, self.stft_config), self.c)  # (B, F, T), compressed
         mag_in = spec_in.abs()
-        x = torch.stack([mag_in, spec_in.real, spec_in.imag], 1).transpose(-1, -2)  # (B, 3, T, F)
-        h = self.blocks(self.encoder(x))
-        mask = self.mask_decoder(h)
-        ri = self.complex_decoder(h)
+        mask, ri = self._network(mag_in, spec_in.real, spec_in.imag)
         unit = torch.where(mag_in > 0, spec_in / torch.where(mag_in > 0, mag_in, 1.0), 1.0)  # e^(j angle Y)
         est_c = mask * mag_in * unit + torch.complex(ri[:, 0], ri[:, 1])
         est_c = est_c / scale[:, :, None] ** self.c  # back to the input's scale

@@ -87,10 +87,9 @@ class DCUNet(SpeechModel):
             else:
                 self.decoders.append(ComplexDecoderBlock(c_in, 1, kernels[e], strides[e], norm="none", act="none"))
 
-    def forward(self, wave: torch.Tensor) -> dict:
-        wave = self._check_input(wave)
-        Y = stft(wave, self.stft_config)  # (B, F, T)
-        x = (Y.real.unsqueeze(1), Y.imag.unsqueeze(1))
+    def _raw_mask_pair(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The U-Net on the noisy spectrum's real pair ``(B, F, T)``: the unbounded mask ``O`` as a pair."""
+        x = (re.unsqueeze(1), im.unsqueeze(1))
         outs = []
         for enc in self.encoders:
             x = enc.forward_pair(*x)
@@ -99,8 +98,30 @@ class DCUNet(SpeechModel):
         for dec in self.decoders[:-1]:
             skip = outs.pop()
             x = cat_pairs(dec.forward_pair(*x, size=tuple(skip[0].shape[-2:])), skip)
-        re, im = self.decoders[-1].forward_pair(*x, size=tuple(Y.shape[-2:]))
-        mask = bounded_mask(torch.complex(re[:, 0], im[:, 0]), self.mask)
+        o_re, o_im = self.decoders[-1].forward_pair(*x, size=tuple(re.shape[-2:]))
+        return o_re[:, 0], o_im[:, 0]
+
+    def pair_forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``X = M Y`` on real pairs ``(B, F, T)`` (no complex dtype: the ONNX export,
+        :mod:`cspec.infer.onnx_graphs`); the mask of :func:`cspec.spectral.masks.bounded_mask` written on pairs."""
+        o_re, o_im = self._raw_mask_pair(re, im)
+        if self.mask == "BDSS":
+            m_re, m_im = torch.sigmoid(o_re), torch.sigmoid(o_im)
+        elif self.mask == "UBD":
+            m_re, m_im = o_re, o_im
+        else:  # BDT: tanh(|O|) O / |O|, with the series 1 - r^2 / 3 of tanh(r) / r near 0
+            r = torch.sqrt(o_re * o_re + o_im * o_im)
+            small = r < 1e-4
+            safe = torch.where(small, torch.ones_like(r), r)
+            gain = torch.where(small, 1.0 - r * r / 3.0, torch.tanh(safe) / safe)
+            m_re, m_im = o_re * gain, o_im * gain
+        return re * m_re - im * m_im, re * m_im + im * m_re
+
+    def forward(self, wave: torch.Tensor) -> dict:
+        wave = self._check_input(wave)
+        Y = stft(wave, self.stft_config)  # (B, F, T)
+        re, im = self._raw_mask_pair(Y.real, Y.imag)
+        mask = bounded_mask(torch.complex(re, im), self.mask)
         spec = apply_mask(Y, mask)
         return {"wave": istft(spec, self.stft_config, length=wave.shape[-1]), "spec": spec, "mask": mask}
 

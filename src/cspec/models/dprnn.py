@@ -13,6 +13,7 @@ a tanh x sigmoid output gate, a 1x1 conv and a sigmoid mask per source. ``K = 25
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cspec.errors import ConfigError
@@ -20,6 +21,29 @@ from cspec.models.base import SpeechModel, register
 from cspec.models.blocks.separation import FreeFilterbank, GlobalLayerNorm, overlap_add, segment
 
 __all__ = ["DPRNN", "DualPathBlock"]
+
+
+def _segment(x: torch.Tensor, chunk: int, hop: int, eye: torch.Tensor) -> torch.Tensor:
+    """:func:`~cspec.models.blocks.separation.segment`; during an ONNX export the same chunks come from a strided
+    ``conv1d`` with the identity kernel (``out[k, s] = x[s * hop + k]``), which keeps the length dynamic where
+    the exporter cannot size ``Tensor.unfold``'s input."""
+    if not torch.onnx.is_in_onnx_export():
+        return segment(x, chunk, hop)
+    core = x.shape[-1] + 2 * hop
+    rest = (-(core - chunk)) % hop if core >= chunk else chunk - core
+    x = F.pad(x, (hop, hop + rest))
+    b, n, length = x.shape
+    return F.conv1d(x.reshape(b * n, 1, length), eye.to(x.dtype), stride=hop).reshape(b, n, chunk, -1)
+
+
+def _overlap_add(x: torch.Tensor, hop: int, length: int, eye: torch.Tensor) -> torch.Tensor:
+    """:func:`~cspec.models.blocks.separation.overlap_add`; during an ONNX export the overlap-add is a strided
+    ``conv_transpose1d`` with the identity kernel (``out[s * hop + k] += x[k, s]``), as ``F.fold`` sums."""
+    if not torch.onnx.is_in_onnx_export():
+        return overlap_add(x, hop, length)
+    b, n, chunk, n_chunks = x.shape
+    out = F.conv_transpose1d(x.reshape(b * n, chunk, n_chunks), eye.to(x.dtype), stride=hop)  # (b n, 1, total)
+    return out.reshape(b, n, -1)[..., hop:hop + length]
 
 
 class DualPathBlock(nn.Module):
@@ -78,6 +102,8 @@ class DPRNN(SpeechModel):
         paper = (n_filters, kernel_size, hidden, n_blocks, n_sources) == (64, 2, 128, 6, 2)
         self.paper_params = type(self).paper_params if paper else None
         self.chunk, self.hop = chunk_size, chunk_size // 2
+        # the identity kernel (K, 1, K) of the export's segmentation (not saved: the state dict is the paper's)
+        self.register_buffer("eye", torch.eye(chunk_size)[:, None, :], persistent=False)
         n = n_filters
         self.filterbank = FreeFilterbank(n, kernel_size)
         self.bottleneck = nn.Sequential(GlobalLayerNorm(n), nn.Conv1d(n, n, 1))
@@ -91,9 +117,9 @@ class DPRNN(SpeechModel):
         wave = self._check_input(wave)
         rep = self.filterbank.encode(wave)  # (B, N, frames)
         b, n, frames = rep.shape
-        x = self.blocks(segment(self.bottleneck(rep), self.chunk, self.hop))
+        x = self.blocks(_segment(self.bottleneck(rep), self.chunk, self.hop, self.eye))
         x = self.to_sources(x)  # (B, C*N, K, S)
-        x = overlap_add(x.reshape(b * self.n_sources, n, *x.shape[-2:]), self.hop, frames)
+        x = _overlap_add(x.reshape(b * self.n_sources, n, *x.shape[-2:]), self.hop, frames, self.eye)
         masks = torch.sigmoid(self.mask_conv(self.gate_tanh(x) * self.gate_sigmoid(x)))
         masks = masks.view(b, self.n_sources, n, frames)
         est = self.filterbank.decode(masks * rep.unsqueeze(1), wave.shape[-1])

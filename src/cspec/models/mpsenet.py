@@ -24,6 +24,8 @@ Deviation: attention runs along time / frequency (the official code attends acro
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -34,7 +36,21 @@ from cspec.models.blocks.dense import DenseEncoder, DilatedDenseBlock, norm_act
 from cspec.spectral.features import compress_magnitude, decompress_magnitude, mag_phase_to_complex
 from cspec.spectral.stft import get_preset, istft, stft
 
-__all__ = ["MPSENet", "rms_normalizer"]
+__all__ = ["MPSENet", "rms_normalizer", "atan2"]
+
+
+def atan2(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``torch.atan2``; during an ONNX export written with ``atan`` and the quadrant rules (PyTorch's ONNX
+    ``atan2`` gives ``-pi`` for ``atan2(0, x < 0)`` and NaN for ``atan2(0, 0)``). Signed zeros aside (``-0.0`` in
+    ``y`` counts as ``+0``), both agree to rounding."""
+    if not torch.onnx.is_in_onnx_export():
+        return torch.atan2(y, x)
+    zero = x == 0
+    base = torch.atan(y / torch.where(zero, torch.ones_like(x), x))
+    half_turn = torch.where(y >= 0, torch.full_like(x, math.pi), torch.full_like(x, -math.pi))
+    on_axis = torch.where(y > 0, torch.full_like(x, math.pi / 2),
+                          torch.where(y < 0, torch.full_like(x, -math.pi / 2), torch.zeros_like(x)))
+    return torch.where(zero, on_axis, torch.where(x < 0, base + half_turn, base))
 
 
 def rms_normalizer(wave: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -64,7 +80,7 @@ class _PhaseDecoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv(self.dense(x))
-        return torch.atan2(self.conv_i(x), self.conv_r(x))
+        return atan2(self.conv_i(x), self.conv_r(x))
 
 
 @register("mpsenet")
@@ -96,15 +112,45 @@ class MPSENet(SpeechModel):
         """The metric discriminator MP-SENet trains against (:class:`cspec.losses.MetricDiscriminator`)."""
         return MetricDiscriminator(**kwargs)
 
+    def input_scale(self, wave: torch.Tensor) -> torch.Tensor:
+        """The factor ``(batch, 1)`` the input is multiplied by before the STFT (``normalize``), 1 otherwise."""
+        return rms_normalizer(wave) if self.normalize else torch.ones_like(wave[:, :1])
+
+    def _network(self, mag_c: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compressed magnitude and phase ``(B, F, T)`` of the (scaled) input -> mask and phase ``(B, F, T)``."""
+        h = self.blocks(self.encoder(torch.stack([mag_c, phase], 1).transpose(-1, -2)))  # (B, C, T, F')
+        return (self.mask_decoder(h).squeeze(1).transpose(-1, -2),
+                self.phase_decoder(h).squeeze(1).transpose(-1, -2))
+
+    @staticmethod
+    def phase_input(re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
+        """``angle(Y)`` ``(B, F, T)`` with the bins that are real to float precision taken as real.
+
+        The phase is discontinuous across the negative real axis (``pi`` and ``-pi``), so a bin that is real in
+        exact arithmetic gets either from the sign of the rounding in its imaginary part: every bin of the first
+        frame (a centred, reflect-padded frame is symmetric, so its DFT is real) and any bin by chance. Bins with
+        ``|Im Y| <= 1e-4 max_k |Y[k, t]|`` (far above float32 rounding, far below any audible component) count as
+        real here, so that two STFT implementations (``torch.stft``, the ONNX graph's convolutions) give the
+        network the same phase. Deviation from the paper, which takes ``angle(Y)`` as it comes.
+        """
+        mag = torch.sqrt(re * re + im * im)
+        tol = 1e-4 * mag.amax(dim=-2, keepdim=True)  # per frame
+        return atan2(torch.where(im.abs() <= tol, torch.zeros_like(im), im), re)
+
+    def pair_forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The estimate's spectrum from the scaled input's spectrum on real pairs ``(B, F, T)`` (no complex dtype:
+        the ONNX export, :mod:`cspec.infer.onnx_graphs`); the same network as :meth:`forward`."""
+        mag_c = compress_magnitude(torch.sqrt(re * re + im * im), self.c)
+        mask, phase = self._network(mag_c, self.phase_input(re, im))
+        mag = decompress_magnitude(mag_c * mask, self.c)
+        return mag * torch.cos(phase), mag * torch.sin(phase)
+
     def forward(self, wave: torch.Tensor) -> dict[str, torch.Tensor]:
         wave = self._check_input(wave)
-        scale = rms_normalizer(wave) if self.normalize else torch.ones_like(wave[:, :1])
+        scale = self.input_scale(wave)
         spec_in = stft(wave * scale, self.stft_config)  # (B, F, T)
         mag_in = compress_magnitude(spec_in.abs(), self.c)
-        x = torch.stack([mag_in, torch.angle(spec_in)], 1).transpose(-1, -2)  # (B, 2, T, F)
-        h = self.blocks(self.encoder(x))
-        mask = self.mask_decoder(h).squeeze(1).transpose(-1, -2)  # (B, F, T)
-        phase = self.phase_decoder(h).squeeze(1).transpose(-1, -2)
+        mask, phase = self._network(mag_in, self.phase_input(spec_in.real, spec_in.imag))
         s = scale[:, :, None]
         mag = mag_in * mask / s ** self.c  # compressed magnitude, in the input's scale
         spec = mag_phase_to_complex(decompress_magnitude(mag, self.c), phase)

@@ -67,12 +67,21 @@ class _AlongAxis(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, d, rows, n = x.shape
-        padded = math.ceil(max(n - self.kernel, 0) / self.stride) * self.stride + self.kernel
+        # pad so that the windows of I cover every position: I + J * ceil((n - I) / J) samples (n >= I)
+        pad = (-(n - self.kernel)) % self.stride if n >= self.kernel else self.kernel - n
         y = self.norm(x.permute(0, 2, 3, 1)).permute(0, 1, 3, 2).reshape(b * rows, d, n)  # (b*rows, D, n)
-        y = F.pad(y, (0, padded - n))
-        y = F.unfold(y.unsqueeze(-1), (self.kernel, 1), stride=(self.stride, 1))  # (b*rows, D*I, n')
+        y = _unfold(F.pad(y, (0, pad)), self.kernel, self.stride)  # (b*rows, D*I, n')
         y = self.deconv(self.rnn(y.transpose(1, 2))[0].transpose(1, 2))[..., :n]  # (b*rows, D, n)
         return x + y.reshape(b, rows, d, n).transpose(1, 2)
+
+
+def _unfold(y: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """``F.unfold(y[..., None], (kernel, 1), stride=(stride, 1))`` for ``y (N, D, L)``: ``(N, D * kernel, L')``
+    with channel ``d * kernel + i`` holding ``y[:, d, i + stride * t]``, written as strided slices so that the
+    ONNX export keeps the length dynamic (the exporter cannot size ``Im2Col``'s input)."""
+    span = y.shape[-1] - kernel + 1  # y[..., i : i + span : stride] has L' = ceil(span / stride) columns
+    cols = [y[..., i:i + span:stride] for i in range(kernel)]
+    return torch.stack(cols, 2).flatten(1, 2)
 
 
 class CrossFrameAttention(nn.Module):
@@ -154,15 +163,25 @@ class TFGridNet(SpeechModel):
         )
         self.out = nn.ConvTranspose2d(emb_dim, 2 * n_sources, 3, padding=1)
 
+    def input_scale(self, wave: torch.Tensor) -> torch.Tensor:
+        """``1 / std(wave)`` per item ``(batch, 1)``: the mixture is divided by its standard deviation on the way in
+        and the estimates multiplied by it on the way out."""
+        return 1.0 / wave.std(-1, keepdim=True).clamp_min(1e-8)
+
+    def pair_forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The speakers' spectra ``(B, C, F, T)`` from the scaled mixture's ``(B, F, T)``, on real pairs (complex
+        spectral mapping; also the ONNX export's core, :mod:`cspec.infer.onnx_graphs`)."""
+        x = torch.stack([re, im], 1).transpose(2, 3)  # (B, 2, T, F)
+        y = self.out(self.blocks(self.embed(x)))  # (B, 2C, T, F)
+        y = y.view(y.shape[0], self.n_sources, 2, y.shape[-2], y.shape[-1]).transpose(-1, -2)  # (B, C, 2, F, T)
+        return y[:, :, 0], y[:, :, 1]
+
     def forward(self, wave: torch.Tensor) -> dict:
         wave = self._check_input(wave)
-        scale = wave.std(-1, keepdim=True).clamp_min(1e-8)
-        spec = stft(wave / scale, self.stft_config)  # (B, F, T) complex
-        x = torch.stack([spec.real, spec.imag], 1).transpose(2, 3)  # (B, 2, T, F)
-        y = self.out(self.blocks(self.embed(x)))  # (B, 2C, T, F)
-        y = y.view(y.shape[0], self.n_sources, 2, *y.shape[-2:]).transpose(-1, -2)
-        est_spec = torch.complex(y[:, :, 0], y[:, :, 1])  # (B, C, F, T)
-        est = istft(est_spec, self.stft_config, length=wave.shape[-1]) * scale.unsqueeze(1)
+        scale = self.input_scale(wave)
+        spec = stft(wave * scale, self.stft_config)  # (B, F, T) complex
+        est_spec = torch.complex(*self.pair_forward(spec.real, spec.imag))  # (B, C, F, T)
+        est = istft(est_spec, self.stft_config, length=wave.shape[-1]) / scale.unsqueeze(1)
         if self.n_sources == 1:
             est, est_spec = est[:, 0], est_spec[:, 0]
         return {"wave": est, "spec": est_spec}

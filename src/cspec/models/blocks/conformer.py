@@ -92,8 +92,11 @@ class RelPosSelfAttention(nn.Module):
         h, d, p = self.heads, self.dim_head, self.max_pos
         q = self.to_q(x).view(n, length, h, d).transpose(1, 2)
         k, v = self.to_kv(x).view(n, length, 2, h, d).permute(2, 0, 3, 1, 4)
-        lo, hi = max(p - (length - 1), 0), min(p + (length - 1), 2 * p)
-        qe = q @ self.rel_pos.weight[lo:hi + 1].t()  # (n, h, L, rows used)
+        # rows p - (L-1) .. p + (L-1) clipped to the table, written without a branch (max(a, 0) = (a + |a|) / 2)
+        # so that an ONNX export keeps them a function of the length
+        a = p - (length - 1)
+        lo = (a + abs(a)) // 2
+        qe = q @ self.rel_pos.weight[lo:2 * p - lo + 1].t()  # (n, h, L, rows used)
         pos = torch.arange(length, device=x.device)
         idx = (pos[:, None] - pos[None, :]).clamp(-p, p) + (p - lo)
         logits = q @ k.transpose(-1, -2) + qe.gather(-1, idx.expand(n, h, length, length))
@@ -110,7 +113,20 @@ class _MHA(nn.Module):
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():
+            return self._explicit(x)
         return self.attn(x, x, x, need_weights=False)[0]
+
+    def _explicit(self, x: torch.Tensor) -> torch.Tensor:
+        """The same attention written out (eval mode, no dropout): ``nn.MultiheadAttention`` exports with the
+        sequence length frozen into its reshapes, and its fused inference kernel has no ONNX operator."""
+        a = self.attn
+        n, length, dim = x.shape
+        heads = a.num_heads
+        qkv = torch.nn.functional.linear(x, a.in_proj_weight, a.in_proj_bias)  # (n, L, 3 dim)
+        q, k, v = qkv.view(n, length, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+        w = (q @ k.transpose(-1, -2) * (dim // heads) ** -0.5).softmax(-1)
+        return a.out_proj((w @ v).transpose(1, 2).reshape(n, length, dim))
 
 
 class ConformerBlock(nn.Module):
