@@ -63,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.overrides)
     if args.check:
         exp = prepare(recipe, args.out)
+        losses = ("its own objective (training_loss)" if hasattr(exp.model, "training_loss")
+                  else f"losses {', '.join(exp.objective.names)}")
         print(f"recipe OK: model {recipe.model.name} ({exp.model.n_parameters() / 1e6:.3f} M parameters), "
-              f"losses {', '.join(exp.objective.names)}, {len(exp.train_set)} training items, "
+              f"{losses}, {len(exp.train_set)} training items, "
               f"{len(exp.valid_set) if exp.valid_set is not None else 0} dev items, run folder {exp.run_dir}")
         return 0
     logging.getLogger("cspec.train").setLevel(logging.INFO)
