@@ -18,8 +18,10 @@ inference script do (``norm_factor = sqrt(len / sum(y^2))``), so every output is
 Outputs: ``"wave"``, ``"spec"`` (uncompressed complex estimate, for :func:`cspec.losses.compressed_spectral_loss`),
 ``"mag"`` (the compressed magnitude ``X_c``, for the magnitude loss and the
 :class:`cspec.losses.MetricDiscriminator`), ``"phase"`` (``P_X``, for :mod:`cspec.losses.phase`) and ``"mask"``.
-Deviation: attention runs along time / frequency (the official code attends across the batch axis, see
-:mod:`cspec.models.blocks.conformer`).
+Deviations: attention runs along time / frequency (the official code attends across the batch axis, see
+:mod:`cspec.models.blocks.conformer`); the phase input takes bins that are real to float precision as real
+(:meth:`MPSENet.phase_input`), so that ``torch.stft`` and the ONNX graph's convolutional STFT give the network
+the same phase on the branch cut.
 """
 
 from __future__ import annotations
