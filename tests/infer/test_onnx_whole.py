@@ -30,6 +30,7 @@ SMALL = {
     "dcunet-20": dict(channels=(4, 4, 8, 8, 8, 8, 8, 8, 8, 12)),
     "tfgridnet": dict(emb_dim=8, n_blocks=1, hidden=8, heads=2, qk_dim=2),
     "dprnn": dict(n_filters=16, hidden=16, n_blocks=1, chunk_size=50),
+    "convtasnet": dict(n_filters=32, kernel_size=16, bn_chan=16, hid_chan=32, skip_chan=16, n_blocks=3, n_repeats=1),
 }
 
 
