@@ -41,19 +41,27 @@ def run_facts(run: Path) -> dict:
     from cspec.models import load
 
     model = load(run / "model")
-    summary = json.loads((run / "summary.json").read_text())
+    if (run / "summary.json").is_file():  # a finished run
+        summary = json.loads((run / "summary.json").read_text())
+    else:  # a run stopped early and exported (cspec.train.checkpoint.export_checkpoint): its latest checkpoint
+        from cspec.train.checkpoint import latest_checkpoint
+
+        state = json.loads((latest_checkpoint(run) / "state.json").read_text())
+        summary = {"steps": state["step"], "skipped": state["training"].get("skipped", 0),
+                   "valid": state.get("valid") or {}, "stopped": state["recipe"]["trainer"]["max_steps"]}
     return {"model": model, "summary": summary, "params": sum(p.numel() for p in model.parameters()),
             "preset": model.preset, "recipe": run / "recipe.yaml"}
 
 
-def card(facts: list[dict], tables: list[str], runs: list[Path]) -> str:
+def card(facts: list[dict], tables: list[str], runs: list[Path], lineage: str = "") -> str:
     rows = []
     for f, run in zip(facts, runs):
         s = f["summary"]
+        stopped = f" (stopped early, of a {s['stopped']}-step schedule)" if "stopped" in s else ""
         valid = f"PESQ-WB {s['valid']['pesq_wb']:.3f}" if "pesq_wb" in s.get("valid", {}) else "not validated"
         rows.append(f"| `{f['preset']}` | `{f['model'].name}`, {f['params'] / 1e6:.2f} M parameters, "
                     f"{f['model'].receptive_field()} frames of context each side | {s['steps']} steps, "
-                    f"{s.get('skipped', 0)} skipped | {valid} (the prediction alone, no FGLA) |")
+                    f"{s.get('skipped', 0)} skipped{stopped} | {valid} (the prediction alone, no FGLA) |")
     lines = [
         "# cspec pretrained model family `phase`",
         "",
@@ -96,6 +104,7 @@ def card(facts: list[dict], tables: list[str], runs: list[Path]) -> str:
         "is far from the original phase; its value is as the starting point of a few FGLA iterations. Trained on clean",
         "read speech at 16 kHz: other signals (music, noisy or enhanced speech, other rates) were not trained for.",
         "",
+        *(["## Lineage", "", lineage.strip(), ""] if lineage.strip() else []),
         f"Card written by `python recipes/phase/bundle.py` on {time.strftime('%Y-%m-%d %H:%M')}.",
         "",
     ]
@@ -107,6 +116,8 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=Path, nargs="+", required=True, help="training run folders (with model/)")
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     p.add_argument("--dest", type=Path, default=DEST)
+    p.add_argument("--lineage", type=Path, default=Path(__file__).with_name("lineage.md"),
+                   help="markdown of what was tried, quoted as the card's Lineage")
     args = p.parse_args(argv)
     facts = [run_facts(r) for r in args.runs]
     presets = [f["preset"] for f in facts]
@@ -120,7 +131,8 @@ def main(argv=None) -> int:
         target.mkdir()
         for name in ("config.json", "model.safetensors"):
             shutil.copy2(run / "model" / name, target / name)
-    text = card(facts, sections(args.results, "Phase retrieval: learned"), args.runs)
+    lineage = args.lineage.read_text() if args.lineage.is_file() else ""
+    text = card(facts, sections(args.results, "Phase retrieval: learned"), args.runs, lineage)
     (args.dest / "MODEL_CARD.md").write_text(text)
     print(f"bundled {', '.join(presets)} in {args.dest} with MODEL_CARD.md")
     return 0
