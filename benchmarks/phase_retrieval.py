@@ -275,7 +275,9 @@ def per_clip(clips, args) -> str:
         r = t["librosa"] / t["cspec"]
         verdicts.append(f"{label}: median {np.median(r):.1f}x, worst clip {r.min():.1f}x "
                         f"[target >= 5x: {'met' if np.median(r) >= 5 else 'NOT met'} at the median]")
-    return "\n".join(lines + ["", *[f"- {v}" for v in verdicts]])
+    import _phase_pghi
+
+    return "\n".join(lines + ["", *[f"- {v}" for v in verdicts], "", *_phase_pghi.pghi_rows(clips, args.repeats)])
 
 
 def main(argv=None) -> int:
