@@ -10,6 +10,7 @@ block and remove what was partly written; temporary files of a killed run are re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import random
@@ -142,6 +143,30 @@ def run_in_parts(pairs: list, jobs: int, work, stop: threading.Event) -> None:
             raise
 
 
+@contextlib.contextmanager
+def file_progress(title: str, console, total: int, failed: list, plot=None):
+    """The progress bar of a files command and its ``on_done(src, out, err)``, shared by ``cspec enhance`` and
+    ``cspec separate``: under a lock (``--jobs`` threads), a failed ``src`` goes into ``failed`` and is printed on
+    one line, a done one is plotted by ``plot(src, out, console)`` when ``plot`` is given; the bar advances."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    lock = threading.Lock()
+    with Progress(TextColumn(f"[bold]{title}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=False) as bar:
+        task = bar.add_task("", total=total)
+
+        def done(src: Path, out, err: CspecError | None) -> None:
+            with lock:
+                if err is not None:
+                    failed.append(src)
+                    bar.console.print(f"failed  {_one_line(src, err)}", markup=False, highlight=False)
+                elif plot is not None:
+                    plot(src, out, bar.console)
+                bar.update(task, advance=1, description=src.name)
+
+        yield done
+
+
 def _target(src: Path, out: Path | None, rel: Path) -> Path:
     if out is None:
         return src.with_name(f"{src.stem}_enhanced.wav")
@@ -150,7 +175,6 @@ def _target(src: Path, out: Path | None, rel: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cspec.infer import Enhancer, OnnxModel, Stream, resolve_model
 
@@ -173,26 +197,15 @@ def run(args: argparse.Namespace) -> int:
     enhancer = None if args.stream else Enhancer(model, chunk_seconds=args.chunk, overlap_seconds=args.overlap,
                                                  steps=args.steps)
     stream = Stream(model) if args.stream else None
-    console, lock, failed = Console(stderr=True, soft_wrap=True), threading.Lock(), []
+    console, failed = Console(stderr=True, soft_wrap=True), []
     for line in problems:
         console.print(f"failed  {line}", markup=False, highlight=False)
     if stream is not None:
         console.print(f"streaming: latency {stream.latency} samples = {1000 * stream.latency / stream.sample_rate:.1f}"
                       f" ms at {stream.sample_rate} Hz ({'frame by frame' if stream.framewise else 'bounded context'})")
     start, stop = time.perf_counter(), threading.Event()
-    with Progress(TextColumn("[bold]enhance"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as bar:
-        task = bar.add_task("", total=len(pairs))
-
-        def done(src: Path, dst: Path, err: CspecError | None) -> None:
-            with lock:
-                if err is not None:
-                    failed.append(src)
-                    bar.console.print(f"failed  {_one_line(src, err)}", markup=False, highlight=False)
-                elif args.plot:
-                    _plot(src, dst, args.overwrite, bar.console, failed)
-                bar.update(task, advance=1, description=src.name)
-
+    plot = (lambda src, dst, con: _plot(src, dst, args.overwrite, con, failed)) if args.plot else None
+    with file_progress("enhance", console, len(pairs), failed, plot) as done:
         def work(part: list[tuple[Path, Path]]) -> None:
             if stream is None:
                 enhancer.enhance_files([s for s, _ in part], [d for _, d in part], args.overwrite, on_done=done,

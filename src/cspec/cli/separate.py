@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from cspec import audio
-from cspec.cli.enhance import AUDIO_SUFFIXES, _one_line, run_in_parts, walk_inputs
+from cspec.cli.enhance import AUDIO_SUFFIXES, _one_line, file_progress, run_in_parts, walk_inputs
 from cspec.errors import ConfigError, CspecError
 
 _OUTPUT_STEM = re.compile(r"_s\d+$")  # <stem>_s1 ...: outputs of an earlier run, skipped in folders
@@ -84,7 +84,6 @@ def collect(inputs: list[str], output: str) -> tuple[list[tuple[Path, Path]], li
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cspec.infer import Separator
     from cspec.infer.separator import output_paths
@@ -100,23 +99,12 @@ def run(args: argparse.Namespace) -> int:
         for dst in output_paths(src, stem, sep.n_sources):
             if dst.resolve() in srcs:
                 raise ConfigError(f"{dst}: is an input; refusing to write over it")
-    console, lock, failed = Console(stderr=True, soft_wrap=True), threading.Lock(), []
+    console, failed = Console(stderr=True, soft_wrap=True), []
     for line in problems:
         console.print(f"failed  {line}", markup=False, highlight=False)
     start, stop = time.perf_counter(), threading.Event()
-    with Progress(TextColumn("[bold]separate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as bar:
-        task = bar.add_task("", total=len(pairs))
-
-        def done(src: Path, dsts: list[Path], err: CspecError | None) -> None:
-            with lock:
-                if err is not None:
-                    failed.append(src)
-                    bar.console.print(f"failed  {_one_line(src, err)}", markup=False, highlight=False)
-                elif args.plot:
-                    _plot(src, dsts, args.overwrite, bar.console, failed)
-                bar.update(task, advance=1, description=src.name)
-
+    plot = (lambda src, dsts, con: _plot(src, dsts, args.overwrite, con, failed)) if args.plot else None
+    with file_progress("separate", console, len(pairs), failed, plot) as done:
         def work(part: list[tuple[Path, Path]]) -> None:
             sep.separate_files([s for s, _ in part], [d for _, d in part], args.overwrite, on_done=done, stop=stop)
 

@@ -25,7 +25,8 @@ import soxr
 import torch
 
 from cspec import audio
-from cspec.errors import Cancelled, ConfigError, CspecError, ModelError
+from cspec.errors import ConfigError, CspecError
+from cspec.infer.batches import check_stop, fit, run_files
 from cspec.infer.chunked import ChunkedRunner, chunk_sizes
 from cspec.infer.resolve import (BACKENDS, PRETRAINED_DIR, available_pretrained, backend_of, resolve_model,
                                  resolve_on, run_checked)
@@ -110,7 +111,7 @@ class Enhancer:
         runner = self.runner()
         y = torch.cat([runner.push(y), runner.finish()], dim=-1)
         y = audio.resample(y, self.sample_rate, int(sr))
-        return _fit(y, x.shape[-1]).reshape(x.shape)
+        return fit(y, x.shape[-1]).reshape(x.shape)
 
     # -------------------------------------------------------------------------------------------- files
 
@@ -125,7 +126,7 @@ class Enhancer:
         if header.frames * self.sample_rate / header.samplerate <= self.chunk:
             wave, sr = audio.load(src)
             y = self.enhance(wave, sr)
-            _check_stop(stop)
+            check_stop(stop)
             return audio.save(dst, y, sr, overwrite=overwrite, protect=(src,), like=src)
         return self._enhance_long(src, dst, header, overwrite, stop)
 
@@ -149,7 +150,7 @@ class Enhancer:
 
         with audio.BlockWriter(dst, sr, ch, overwrite=overwrite, protect=(src,), like=src) as writer:
             for x in audio.blocks(src, block):
-                _check_stop(stop)
+                check_stop(stop)
                 if down is not None:
                     x = torch.from_numpy(down.resample_chunk(np.ascontiguousarray(x.numpy().T)).T.copy())
                 if x.shape[-1]:
@@ -177,71 +178,14 @@ class Enhancer:
         batched output is the single-file output: padding would not be exact, not even for causal models, whose
         last frames (and their overlap-add envelope) depend on where the signal ends.
         """
-        if len(srcs) != len(dsts):
-            raise ConfigError(f"{len(srcs)} inputs but {len(dsts)} outputs")
-        errors: list[CspecError | None] = [None] * len(srcs)
-        pending: list[tuple[int, torch.Tensor, int, int]] = []  # (index, wave at the model's rate, rate, length)
-
-        def done(i: int, err: CspecError | None) -> None:
-            errors[i] = err
-            if on_done is not None:
-                on_done(Path(srcs[i]), Path(dsts[i]), err)
-
-        for i, (src, dst) in enumerate(zip(srcs, dsts)):
-            _check_stop(stop)
-            try:
-                src, dst = Path(src), Path(dst)
-                _check_pair(src, dst, overwrite)
-                header = audio.stream_info(src)
-                if header.frames * self.sample_rate / header.samplerate > self.chunk:
-                    self.enhance_file(src, dst, overwrite, stop)
-                    done(i, None)
-                    continue
-                wave, sr = audio.load(src)
-                pending.append((i, audio.resample(wave, sr, self.sample_rate), sr, wave.shape[-1]))
-            except ModelError:  # the model, not this file: every other file would fail the same way
-                raise
-            except CspecError as err:
-                done(i, err)
-        pending.sort(key=lambda item: item[1].shape[-1])
-        while pending:
-            group = [pending.pop(0)]
-            while pending and len(group) < self.batch_size and pending[0][1].shape[-1] == group[0][1].shape[-1]:
-                group.append(pending.pop(0))
-            _check_stop(stop)
-            self._run_group(group, srcs, dsts, overwrite, done, stop)
-        return errors
-
-    def _run_group(self, group, srcs, dsts, overwrite, done, stop=None) -> None:
-        batch = torch.cat([w for _, w, _, _ in group], dim=0)  # equal lengths: channels of all files as a batch
-        try:
-            out = self._forward(batch)
-        except ModelError:
-            raise
-        except CspecError as err:
-            for i, *_ in group:
-                done(i, err)
-            return
-        row = 0
-        for i, w, sr, n_in in group:
-            _check_stop(stop)
-            y, row = out[row: row + w.shape[0], : w.shape[-1]], row + w.shape[0]
-            try:
-                y = _fit(audio.resample(y, self.sample_rate, sr), n_in)
-                audio.save(dsts[i], y, sr, overwrite=overwrite, protect=(srcs[i],), like=srcs[i])
-                done(i, None)
-            except CspecError as err:
-                done(i, err)
+        return run_files(srcs, dsts, sample_rate=self.sample_rate, chunk=self.chunk, batch_size=self.batch_size,
+                         target=lambda src, dst: Path(dst), check=_check_pair, run_long=self._enhance_long,
+                         mono=False, forward=self._forward, take=lambda rows, w: rows[:, : w.shape[-1]],
+                         save=_save, batch_errors_per_file=True, overwrite=overwrite, on_done=on_done, stop=stop)
 
 
-def _check_stop(stop: threading.Event | None) -> None:
-    if stop is not None and stop.is_set():
-        raise Cancelled("stopped on request")
-
-
-def _fit(y: torch.Tensor, n: int) -> torch.Tensor:
-    """Trim or zero-pad the last axis to ``n`` (resampling round trips may differ by a sample)."""
-    return y[..., :n] if y.shape[-1] >= n else torch.nn.functional.pad(y, (0, n - y.shape[-1]))
+def _save(src: Path, dst: Path, y: torch.Tensor, sr: int, overwrite: bool) -> Path:
+    return audio.save(dst, y, sr, overwrite=overwrite, protect=(src,), like=src)
 
 
 def _check_pair(src: Path, dst: Path, overwrite: bool) -> None:

@@ -29,7 +29,8 @@ import soxr
 import torch
 
 from cspec import audio
-from cspec.errors import Cancelled, ConfigError, CspecError, ModelError
+from cspec.errors import ConfigError, CspecError, ModelError
+from cspec.infer.batches import check_stop, fit, run_files
 from cspec.infer.chunked import chunk_sizes
 from cspec.infer.resolve import PRETRAINED_DIR, available_pretrained, backend_of, resolve_on, run_checked
 from cspec.infer.stitch import StitchedRunner
@@ -127,7 +128,7 @@ class Separator:
         y = audio.resample(mono, int(sr), self.sample_rate)
         runner = self.runner()
         y = torch.cat([runner.push(y), runner.finish()], dim=-1)
-        return _fit(audio.resample(y, self.sample_rate, int(sr)), x.shape[-1])
+        return fit(audio.resample(y, self.sample_rate, int(sr)), x.shape[-1])
 
     # -------------------------------------------------------------------------------------------- files
 
@@ -143,7 +144,7 @@ class Separator:
         if header.frames * self.sample_rate / header.samplerate <= self.chunk:
             wave, sr = audio.load(src)
             y = self.separate(wave, sr)
-            _check_stop(stop)
+            check_stop(stop)
             return _save_all(src, dsts, y, sr, overwrite)
         return self._separate_long(src, dsts, header, overwrite, stop)
 
@@ -168,7 +169,7 @@ class Separator:
             writers = [stack.enter_context(audio.BlockWriter(d, sr, 1, overwrite=overwrite, protect=(src,),
                                                              like=src)) for d in dsts]
             for x in audio.blocks(src, max(1, int(self.block_seconds * sr))):
-                _check_stop(stop)
+                check_stop(stop)
                 x = x.mean(dim=0, keepdim=True)  # mixed down to mono
                 if down is not None:
                     x = torch.from_numpy(down.resample_chunk(np.ascontiguousarray(x.numpy().T)).T.copy())
@@ -196,59 +197,11 @@ class Separator:
         error)``) while the rest goes on; a :class:`ModelError` stops the batch. When ``stop`` is set the work
         ends within a block or a batch with :class:`Cancelled`: files done so far stay, the partial one goes.
         """
-        if len(srcs) != len(outs):
-            raise ConfigError(f"{len(srcs)} inputs but {len(outs)} outputs")
-        errors: list[CspecError | None] = [None] * len(srcs)
-        targets = [output_paths(s, o, self.n_sources) for s, o in zip(srcs, outs)]
-        pending: list[tuple[int, torch.Tensor, int, int]] = []  # (index, mono at the model's rate, rate, length)
-
-        def done(i: int, err: CspecError | None) -> None:
-            errors[i] = err
-            if on_done is not None:
-                on_done(Path(srcs[i]), targets[i], err)
-
-        for i, src in enumerate(srcs):
-            _check_stop(stop)
-            try:
-                src = Path(src)
-                _check_targets(src, targets[i], overwrite)
-                header = audio.stream_info(src)
-                if header.frames * self.sample_rate / header.samplerate > self.chunk:
-                    self._separate_long(src, targets[i], header, overwrite, stop)
-                    done(i, None)
-                    continue
-                wave, sr = audio.load(src, mono=True)
-                pending.append((i, audio.resample(wave, sr, self.sample_rate), sr, wave.shape[-1]))
-            except ModelError:
-                raise
-            except CspecError as err:
-                done(i, err)
-        pending.sort(key=lambda item: item[1].shape[-1])
-        while pending:
-            group = [pending.pop(0)]
-            while pending and len(group) < self.batch_size and pending[0][1].shape[-1] == group[0][1].shape[-1]:
-                group.append(pending.pop(0))
-            _check_stop(stop)
-            out = self._forward(torch.cat([w for _, w, _, _ in group], dim=0))
-            for row, (i, _, sr, n) in enumerate(group):
-                _check_stop(stop)
-                try:
-                    y = _fit(audio.resample(out[row], self.sample_rate, sr), n)
-                    _save_all(Path(srcs[i]), targets[i], y, sr, overwrite)
-                    done(i, None)
-                except CspecError as err:
-                    done(i, err)
-        return errors
-
-
-def _check_stop(stop: threading.Event | None) -> None:
-    if stop is not None and stop.is_set():
-        raise Cancelled("stopped on request")
-
-
-def _fit(y: torch.Tensor, n: int) -> torch.Tensor:
-    """Trim or zero-pad the last axis to ``n`` (resampling round trips may differ by a sample)."""
-    return y[..., :n] if y.shape[-1] >= n else torch.nn.functional.pad(y, (0, n - y.shape[-1]))
+        return run_files(srcs, outs, sample_rate=self.sample_rate, chunk=self.chunk, batch_size=self.batch_size,
+                         target=lambda src, out: output_paths(src, out, self.n_sources), check=_check_targets,
+                         run_long=self._separate_long, mono=True, forward=self._forward,
+                         take=lambda rows, w: rows[0], save=_save_all, batch_errors_per_file=False,
+                         overwrite=overwrite, on_done=on_done, stop=stop)
 
 
 def _check_targets(src: Path, dsts: list[Path], overwrite: bool) -> None:
