@@ -239,3 +239,27 @@ def test_long_files_score_pesq_in_pieces_near_the_whole_signal_score(tmp_path, c
     assert rc == 0 and "block-wise" in lines["method"] and "mean of 2 pieces of >= 8 s" in lines["PESQ"]
     ref, est = sf.read(src, dtype="float32")[0], sf.read(out, dtype="float32")[0]
     assert float(lines["PESQ"].split()[0]) == pytest.approx(float(cspec_pesq(ref, est, sr)), abs=0.05)
+
+
+def test_learned_with_the_bundled_family(clip, tmp_path, capsys):
+    """--method learned with the bundled `phase` family (hop 128 by default, hop 256 by preset); its output with
+    --iters 0 is the iSTFT of the input magnitude with the bundled model's phase; another STFT is refused in one
+    line naming the two it was trained for."""
+    from cspec import audio
+    from cspec.infer.phase import LearnedPhase
+    from cspec.spectral.stft import get_preset, istft, stft
+
+    lp = LearnedPhase.from_pretrained("phase")
+    assert lp.supported == ["hann512-128", "hann512-256"]
+    x = audio.load(clip, sr=16000, mono=True)[0][0]
+    for preset in ("hann512-128", "hann512-256"):
+        out = tmp_path / f"{preset}.wav"
+        code, _ = _run(capsys, clip, "-o", out, "--method", "learned", "--iters", "0", "--preset", preset)
+        assert code == 0
+        mag = stft(x, get_preset(preset)).abs()
+        expected = istft(torch.polar(mag, lp.phase(mag, preset)), preset, x.shape[-1])
+        got = torch.from_numpy(sf.read(out, dtype="float32")[0])
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    code = main(["reconstruct", str(clip), "-o", str(tmp_path / "m.wav"), "--method", "learned", "--preset", "mpsenet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "trained for hann512-128, hann512-256 only, not mpsenet" in err and err.count("\n") == 1
