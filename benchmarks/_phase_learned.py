@@ -115,7 +115,7 @@ def enhanced_section(data: Path, lp, enhancer: str, iters: int, cfg) -> str:
             }
         for name, w in waves.items():
             w = w.float()
-            scores[name].append((float(pesq(clean.numpy(), w.numpy(), 16000)), float(si_sdr(clean.numpy(), w.numpy()))))
+            scores[name].append((float(pesq(clean.numpy(), w.numpy(), 16000)), float(si_sdr(clean.numpy(), w.numpy(), 16000))))
     lines = ["| phase of the enhanced magnitude | PESQ-WB | SI-SDR (dB) |", "|---|---:|---:|"]
     for name, vals in scores.items():
         arr = np.array(vals, dtype=float)
