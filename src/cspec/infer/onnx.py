@@ -19,13 +19,16 @@ mode, state shapes, and the SHA-256 of the model's name, config and state dict,
 :func:`cspec.models.io.model_digest`) that :class:`OnnxModel` reads; ``Enhancer`` runs a folder's ``model.onnx``
 only while that digest matches the folder's model.
 
-Which models export: every architecture of :mod:`cspec.models` but the phase-retrieval models (``nspp``,
-``degli``, issue #23, in progress). The causal STFT models GTCRN (one or two stages), CRN, GCRN and DCCRN-E/R/C/CL
-export through their spectral cores (:mod:`cspec.infer.cores`), offline and frame by frame; the non-causal STFT
-models MP-SENet, CMGAN and DCUNet-10/16/20/Large, and the separators TF-GridNet, DPRNN and Conv-TasNet export
-whole and offline only (:mod:`cspec.infer.onnx_graphs`; a separator's output is ``separated`` ``(batch, n_sources,
-samples)`` and the metadata records ``n_sources``). onnxruntime equals PyTorch to < 1e-4 in the tests
-(``tests/infer/test_onnx.py``, ``tests/infer/test_onnx_whole.py``, random and real input). Other models (a user's
+Which models export: every registered model. The causal STFT models GTCRN (one or two stages), CRN, GCRN and
+DCCRN-E/R/C/CL export through their spectral cores (:mod:`cspec.infer.cores`), offline and frame by frame; the
+non-causal STFT models MP-SENet, CMGAN and DCUNet-10/16/20/Large, and the separators TF-GridNet, DPRNN and
+Conv-TasNet export whole and offline only (:mod:`cspec.infer.onnx_graphs`; a separator's output is ``separated``
+``(batch, n_sources, samples)`` and the metadata records ``n_sources``); the phase-retrieval models NSPP and DeGLI
+with their iterations unrolled (:mod:`cspec.infer.onnx_phase`; ``n_iter`` exports their phase retrieval with that
+many iterations instead of their ``forward``); the generative enhancers SGMSE+, the Schrödinger bridge, FlowSE and
+the predictive twin with ``model.steps`` network passes unrolled and the sampler's random draws as a second input
+``noise``, which :class:`OnnxModel` draws as PyTorch does (:mod:`cspec.infer.onnx_generative`). onnxruntime equals
+PyTorch to < 1e-4 in the tests (``tests/infer/test_onnx*.py``, random and real input). Other models (a user's
 :class:`cspec.models.SpeechModel`) raise :class:`ConfigError` naming the covered ones.
 """
 
@@ -107,8 +110,12 @@ def _flat_states(states: dict) -> tuple[list[str], dict]:
     return list(flat), flat
 
 
-def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: int = 17) -> Path:
-    """Export ``model`` (STFT, core and iSTFT) to ``path``; see the module docstring. Returns the path."""
+def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: int = 17,
+                n_iter: int | None = None) -> Path:
+    """Export ``model`` (STFT, core and iSTFT) to ``path``; see the module docstring. Returns the path.
+
+    ``n_iter``: for a phase model (``nspp``, ``degli``), the iterations of its phase retrieval instead of its
+    ``forward`` (:mod:`cspec.infer.onnx_phase`); other models refuse it."""
     import onnx
 
     from cspec.infer.stream import _stateful
@@ -116,6 +123,8 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
 
     if mode not in MODES:
         raise ConfigError(f"unknown export mode '{mode}'; choose one of {', '.join(MODES)}")
+    if n_iter is not None and mode != "offline":
+        raise ConfigError("n_iter applies to the offline export of a phase model")
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise ConfigError(f"{path}: the output of an ONNX export must end in .onnx")
@@ -128,7 +137,7 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
             raise ConfigError("mode='frames' streams a causal model; this one is not causal")
         get_core(model)  # raises for models without a real-pair core
     whole = separator or not has_core(model)  # exported whole by cspec.infer.onnx_graphs
-    wrapper = graph_for(model).eval() if whole else None  # raises for models not covered
+    wrapper = graph_for(model, n_iter).eval() if whole else None  # raises for models not covered
     cfg = model.stft_config
     meta = {"format": "cspec-onnx", "mode": mode, "name": getattr(model, "name", type(model).__name__),
             "config": getattr(model, "config", {}), "sample_rate": int(model.sample_rate),
@@ -140,6 +149,17 @@ def export_onnx(model, path: str | os.PathLike, mode: str = "offline", opset: in
         example = (torch.randn(2, 4 * (cfg.n_fft if cfg is not None else 1000)) * 0.1,)
         names_in, names_out = ["wave"], ["separated" if separator else "enhanced"]
         axes = {"wave": {0: "batch", 1: "samples"}, names_out[0]: {0: "batch", (2 if separator else 1): "samples"}}
+        if hasattr(wrapper, "n_iter"):  # a phase model: the iterations of its graph
+            meta["n_iter"] = wrapper.n_iter
+        if hasattr(wrapper, "draws"):  # a generative enhancer: its passes, and its random draws as an input
+            from cspec.infer.onnx_generative import draw_noise
+
+            meta["generative"] = {"draws": wrapper.draws, "multiple": wrapper.multiple, "seed": model.seed,
+                                  "steps": model.steps}
+            if wrapper.draws:
+                example += (draw_noise(meta, *example[0].shape),)
+                names_in.append("noise")
+                axes["noise"] = {1: "batch", 3: "padded_bins", 4: "padded_frames"}
     elif mode == "offline":
         wrapper, example = _Offline(model).eval(), (torch.randn(2, 4 * cfg.n_fft) * 0.1,)
         names_in, names_out = ["wave"], ["enhanced"]
@@ -235,6 +255,19 @@ class OnnxModel:
     def lookahead(self) -> int:
         return int(self.meta["lookahead"])
 
+    @property
+    def steps(self) -> int | None:
+        """A generative export's network passes (fixed at export); ``None`` for other models."""
+        return self.meta.get("generative", {}).get("steps")
+
+    @steps.setter
+    def steps(self, value: int) -> None:
+        if self.steps is None:
+            raise ConfigError(f"steps: model '{self.name}' is not generative; it runs in one pass (drop --steps)")
+        if int(value) != self.steps:
+            raise ConfigError(f"{self.path}: this export of '{self.name}' makes {self.steps} network passes, fixed "
+                              f"at export; export the model built with steps={value}, or run it with PyTorch")
+
     def eval(self) -> "OnnxModel":
         return self
 
@@ -242,7 +275,12 @@ class OnnxModel:
         if self.mode != "offline":
             raise ConfigError(f"{self.path}: a '{self.mode}' export runs through cspec.infer.Stream, not offline")
         x = np.ascontiguousarray(torch.as_tensor(wave, dtype=torch.float32).reshape(-1, wave.shape[-1]).numpy())
-        return {"wave": torch.from_numpy(self.session.run(None, {"wave": x})[0])}
+        feed = {"wave": x}
+        if "noise" in self._inputs:  # a generative sampler: the draws its PyTorch forward makes
+            from cspec.infer.onnx_generative import draw_noise
+
+            feed["noise"] = draw_noise(self.meta, *x.shape).numpy()
+        return {"wave": torch.from_numpy(self.session.run(None, feed)[0])}
 
     def reset(self) -> None:
         """Zero the carried states (a new stream)."""

@@ -17,8 +17,9 @@ which also drive frame-by-frame streaming. The others export whole, ``wave (B, n
 
 Limits, all of traced shapes: an input shorter than a model's smallest window is not covered (TF-GridNet needs
 at least ``kernel`` frames, i.e. 4 frames of 8 ms; DPRNN at least one chunk of frames), which no real clip is.
-Not covered yet: the phase-retrieval models ``nspp`` and ``degli`` (issue #23, in progress elsewhere; their
-``forward`` iterates STFT/iSTFT pairs on complex tensors), which :func:`graph_for` refuses in one line.
+The phase-retrieval models ``nspp`` and ``degli`` export through :mod:`cspec.infer.onnx_phase`, the generative
+enhancers ``sgmse``, ``sbridge``, ``flowse`` and ``predictive`` through :mod:`cspec.infer.onnx_generative`;
+:func:`graph_for` dispatches to them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import torch
 from torch import nn
 
 from cspec.errors import ConfigError
+from cspec.infer.onnx_generative import GENERATIVE_MODELS, GenerativeGraph
+from cspec.infer.onnx_phase import PHASE_MODELS, phase_graph
 from cspec.spectral.export import ConvISTFT, ConvSTFT
 
 __all__ = ["SpectralGraph", "WaveGraph", "graph_for", "has_graph", "COVERED"]
@@ -73,15 +76,22 @@ class WaveGraph(nn.Module):
 
 def has_graph(model) -> bool:
     """Whether :func:`graph_for` exports ``model``."""
-    return getattr(model, "name", None) in COVERED
+    return getattr(model, "name", None) in (*COVERED, *PHASE_MODELS, *GENERATIVE_MODELS)
 
 
-def graph_for(model) -> nn.Module:
-    """The offline graph of ``model`` (see the module docstring), or :class:`ConfigError` naming the covered ones."""
+def graph_for(model, n_iter: int | None = None) -> nn.Module:
+    """The offline graph of ``model`` (see the module docstring), or :class:`ConfigError` naming the covered ones.
+    ``n_iter``: the iterations of a phase model's graph (:mod:`cspec.infer.onnx_phase`); other models take none."""
     name = getattr(model, "name", type(model).__name__)
+    if name in PHASE_MODELS:
+        return phase_graph(model, n_iter)
+    if n_iter is not None:
+        raise ConfigError(f"n_iter sets the iterations of a phase model ({', '.join(PHASE_MODELS)}); '{name}' has none")
+    if name in GENERATIVE_MODELS:
+        return GenerativeGraph(model)
     if name not in COVERED:
         raise ConfigError(f"model '{name}' does not export to ONNX; covered: gtcrn, gtcrn_two_stage, crn, gcrn, "
-                          f"dccrn-e/r/c/cl and {', '.join(COVERED)}")
+                          f"dccrn-e/r/c/cl, {', '.join(COVERED + PHASE_MODELS + GENERATIVE_MODELS)}")
     if hasattr(model, "pair_forward"):
         return SpectralGraph(model)
     return WaveGraph(model)

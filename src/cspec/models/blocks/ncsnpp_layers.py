@@ -109,7 +109,7 @@ class FIRResample(nn.Module):
         return torch.outer(k1, k1)
 
     def _depthwise(self, x: torch.Tensor, dim: int, transpose: bool) -> torch.Tensor:
-        c, length = x.shape[1], self.length
+        c, length = int(x.shape[1]), self.length  # static channels: the depthwise kernel's shape (ONNX export)
         shape = (c, 1, length, 1) if dim == 2 else (c, 1, 1, length)
         w = self.k1.to(x.dtype).view(1, 1, *shape[2:]).expand(shape)
         stride = (2, 1) if dim == 2 else (1, 2)
