@@ -142,7 +142,11 @@ async function toggleRecord() {
     await ctx.audioWorklet.addModule("/static/capture-worklet.js");
     const node = new AudioWorkletNode(ctx, "cspec-capture", { processorOptions: { blockFrames: 4096 } });
     const chunks = [];
-    node.port.onmessage = (e) => { chunks.push(e.data); status.textContent = `recording ${(chunks.length * 4096 / ctx.sampleRate).toFixed(1)} s`; };
+    node.port.onmessage = (e) => {
+      chunks.push(e.data);
+      // blocks still in flight after "stop" must not overwrite the "recorded" line
+      if (recording && recording.chunks === chunks) status.textContent = `recording ${(chunks.length * 4096 / ctx.sampleRate).toFixed(1)} s`;
+    };
     ctx.createMediaStreamSource(stream).connect(node);
     recording = { ctx, stream, chunks };
     button.textContent = "Stop and process";
