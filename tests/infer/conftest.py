@@ -3,6 +3,9 @@ time-domain one (the bounded-context streaming path)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -65,3 +68,28 @@ def small(name: str):
     kw = {"crn": {"channels": (8, 8, 16, 16, 16)}, "gcrn": {"channels": (8, 8, 16, 16, 16)},
           "dccrn-cl": {"channels": (4, 8, 8), "rnn_units": 32}, "dccrn-e": {"channels": (4, 8, 8), "rnn_units": 32}}
     return input_dependent(build(name, **kw.get(name, {}))).eval()
+
+
+DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+
+
+def dev_clip(seconds: float = 2.0, rate: int = 16000) -> torch.Tensor:
+    """The first ``seconds`` of the first noisy dev-set clip at ``rate`` ``(1, samples)``: real input for the
+    export tests beside the random one."""
+    from cspec.audio import load, resample
+
+    clips = sorted((DATA / "dev_pairs" / "noisy").glob("*.flac"))
+    if not clips:
+        pytest.fail(f"no dev pairs under {DATA / 'dev_pairs'}: set CSPEC_DATA to the shared data folder")
+    wave, sr = load(clips[0], mono=True)
+    return resample(wave, sr, rate)[:, : int(seconds * rate)]
+
+
+def assert_export_equal(model, runner, inputs, atol: float = 1e-4) -> None:
+    """``runner`` (an :class:`OnnxModel`) gives ``model``'s waveform within ``atol`` on every input."""
+    for x in inputs:
+        with torch.no_grad():
+            ref = model(x)["wave"]
+        out = runner(x)["wave"]
+        assert out.shape == ref.shape
+        assert float((out - ref).abs().max()) <= atol

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import onnx
 import pytest
 import torch
 
-from cspec.audio import load, resample
 from cspec.errors import ConfigError
 from cspec.infer import OnnxModel, Stream, export_onnx
 
-from .conftest import small
-
-DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-
-
-def _dev_clip() -> torch.Tensor:
-    """2 s of the first noisy dev-set clip (16 kHz): real input beside the random one."""
-    clips = sorted((DATA / "dev_pairs" / "noisy").glob("*.flac"))
-    if not clips:
-        pytest.fail(f"no dev pairs under {DATA / 'dev_pairs'}: set CSPEC_DATA to the shared data folder")
-    wave, sr = load(clips[0], mono=True)
-    return resample(wave, sr, 16000)[:, :32000]
-
+from .conftest import dev_clip, small
 
 @pytest.mark.parametrize("name", ["gtcrn", "dccrn-cl", "dccrn-e", "crn", "gcrn"])
 def test_offline_export_equals_pytorch(tmp_path, name):
@@ -35,7 +20,7 @@ def test_offline_export_equals_pytorch(tmp_path, name):
     assert all(i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT for i in graph.input)
     runner = OnnxModel(path)
     assert runner.sample_rate == 16000 and runner.lookahead() == model.lookahead()
-    for x in (torch.randn(1, 7777) * 0.1, torch.randn(3, 16000) * 0.1, _dev_clip()):  # dynamic batch and length
+    for x in (torch.randn(1, 7777) * 0.1, torch.randn(3, 16000) * 0.1, dev_clip()):  # dynamic batch and length
         with torch.no_grad():
             ref = model(x)["wave"]
         assert float((runner(x)["wave"] - ref).abs().max()) <= 1e-4

@@ -5,14 +5,11 @@ dev-set clip; run in float64, the exported graph equals cspec.phase.fast_griffin
 from __future__ import annotations
 
 import copy
-import os
-from pathlib import Path
 
 import onnx
 import pytest
 import torch
 
-from cspec.audio import load, resample
 from cspec.errors import ConfigError
 from cspec.infer import OnnxModel, export_onnx
 from cspec.infer.onnx_phase import DeGLIGraph, NSPPGraph
@@ -21,21 +18,12 @@ from cspec.models import build
 from cspec.phase import fast_griffin_lim
 from cspec.spectral.stft import istft, make_window, stft
 
-DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-
-
-def _dev_clip() -> torch.Tensor:
-    """2 s of the first noisy dev-set clip at 16 kHz."""
-    clips = sorted((DATA / "dev_pairs" / "noisy").glob("*.flac"))
-    if not clips:
-        pytest.fail(f"no dev pairs under {DATA / 'dev_pairs'}: set CSPEC_DATA to the shared data folder")
-    wave, sr = load(clips[0], mono=True)
-    return resample(wave, sr, 16000)[:, :32000]
+from .conftest import assert_export_equal, dev_clip
 
 
 def _inputs() -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
-    return [torch.randn(1, 7777, generator=gen) * 0.1, torch.randn(2, 16000, generator=gen) * 0.05, _dev_clip()]
+    return [torch.randn(1, 7777, generator=gen) * 0.1, torch.randn(2, 16000, generator=gen) * 0.05, dev_clip()]
 
 
 def _model(name: str, **kw):
@@ -62,12 +50,7 @@ def test_nspp_export_equals_pytorch(tmp_path, unroll):
     _check_graph(path)
     runner = OnnxModel(path)
     assert runner.name == "nspp" and runner.meta["n_iter"] == unroll and not runner.causal
-    for x in _inputs():
-        with torch.no_grad():
-            ref = model(x)["wave"]
-        out = runner(x)["wave"]
-        assert out.shape == ref.shape
-        assert float((out - ref).abs().max()) <= 1e-4
+    assert_export_equal(model, runner, _inputs())
 
 
 def test_degli_export_equals_pytorch(tmp_path):
@@ -110,7 +93,7 @@ def test_graphs_in_float64_are_the_algorithms():
     iterations (NSPP) and 4 DeGLI blocks on the dev clip: the graphs are the algorithms. (In float32 the iterations
     amplify rounding: after 8 fast Griffin-Lim iterations on this clip PyTorch's float32 result is itself 1.6e-4
     from its float64 one; the module docstring of cspec.infer.onnx_phase says more.)"""
-    x = _dev_clip().double()
+    x = dev_clip().double()
     nspp, degli = (copy.deepcopy(_model(n)).double() for n in ("nspp", "degli"))
     mag = stft(x, nspp.stft_config).abs()
     with torch.no_grad():
