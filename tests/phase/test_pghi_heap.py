@@ -1,4 +1,5 @@
-"""PGHI's heap integration: the compiled version (numba) gives the Python/heapq steps' phase bit for bit."""
+"""PGHI's heap integration: the compiled version (numba, a dependency of cspec) gives the Python/heapq steps' phase bit
+for bit."""
 
 from __future__ import annotations
 
@@ -13,9 +14,6 @@ from cspec.spectral.stft import STFTConfig, stft
 
 pghi_module = importlib.import_module("cspec.phase.pghi")  # cspec.phase.pghi the name is the function
 
-needs_numba = pytest.mark.skipif(not _heap.COMPILED, reason="numba is not installed (the Python steps run)")
-
-
 def _both(mag, tstep, fstep, known=None, tol=1e-5):
     run = pghi_module._heap_integrate
     py = run(mag, tstep, fstep, tol, np.random.default_rng(3), known, compiled=False)
@@ -23,7 +21,6 @@ def _both(mag, tstep, fstep, known=None, tol=1e-5):
     return py, nb
 
 
-@needs_numba
 @pytest.mark.parametrize("known_frames", [0, 1, 6])
 def test_compiled_equals_heapq_with_ties_and_known_frames(known_frames):
     """Magnitudes quantised to 21 levels: most keys tie, so the order rests on the index tie-break."""
@@ -39,7 +36,6 @@ def test_compiled_equals_heapq_with_ties_and_known_frames(known_frames):
     assert below.any() and not np.array_equal(py[below], np.zeros(below.sum()))  # random phase stays there
 
 
-@needs_numba
 def test_compiled_equals_heapq_on_speech(speech):
     cfg = STFTConfig(512, 128, window="hann")
     mag = stft(torch.as_tensor(speech[:16000 * 3], dtype=torch.float64), cfg).abs()
@@ -53,7 +49,7 @@ def test_heap_integration_by_hand():
     mag = np.array([[1.0, 2.0, 1.5], [3.0, 4.0, 0.5]])
     ts = np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
     fs = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    for compiled in ([False, True] if _heap.COMPILED else [False]):
+    for compiled in (False, True):
         ph = pghi_module._heap_integrate(mag, ts, fs, 1e-5, np.random.default_rng(0), compiled=compiled)
         # start (1,1)=0; its neighbours: (1,2) = 0 + (0.5+0.6)/2, (1,0) = 0 - (0.5+0.4)/2, (0,1) = 0 - (5+2)/2;
         # then the largest reached, (1,0) mag 3: its neighbour (0,0) = -0.45 - (4+1)/2;

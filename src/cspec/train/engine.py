@@ -29,7 +29,7 @@ from cspec.train.data import build_dataset, make_train_loader, make_valid_loader
 from cspec.train.objective import Objective, loss_stft
 from cspec.train.optim import check_optim
 from cspec.train.recipe import load_recipe, recipe_from_dict, recipe_to_dict
-from cspec.train.schema import Recipe
+from cspec.train.schema import LossSection, Recipe
 
 __all__ = ["Experiment", "prepare", "train", "RESUMABLE_SECTIONS"]
 
@@ -122,8 +122,7 @@ def prepare(recipe: Recipe, output_dir: str | Path | None = None) -> Experiment:
     except ConfigError as exc:
         raise ConfigError(f"recipe key 'stft': {exc}") from None
     objective = Objective(recipe.loss.weights, recipe.loss.options, model.n_sources, spec, recipe.loss.pit)
-    if hasattr(model, "training_loss") and (recipe.loss.weights != {"si_sdr": 1.0} or recipe.loss.options
-                                            or recipe.discriminator is not None):
+    if hasattr(model, "training_loss") and (recipe.loss != LossSection() or recipe.discriminator is not None):
         raise ConfigError(f"recipe keys 'loss'/'discriminator': model '{recipe.model.name}' trains with its own "
                           "objective (its training_loss); remove those sections from the recipe")
     gan = None
