@@ -5,8 +5,8 @@ which also drive frame-by-frame streaming. The others export whole, ``wave (B, n
 
 * :class:`SpectralGraph` for the models that map the noisy spectrum to the estimate's on real pairs
   (``pair_forward(re, im)``, the same network their ``forward`` runs on complex tensors): MP-SENet (Lu et al.
-  2023), CMGAN (Cao et al. 2022), DCUNet-10/16/20 and Large-DCUNet-20 (Choi et al. 2019) and the separator
-  TF-GridNet (Wang et al. 2023). The graph is ``input_scale`` (the RMS or standard-deviation normalisation the
+  2023), CMGAN (Cao et al. 2022), DCUNet-10/16/20 and Large-DCUNet-20 (Choi et al. 2019) and the separators
+  TF-GridNet (Wang et al. 2023) and uPIT-BLSTM (Kolbæk et al. 2017). The graph is ``input_scale`` (the RMS or standard-deviation normalisation the
   models apply to their input, undone on the output), :class:`cspec.spectral.export.ConvSTFT`, ``pair_forward``
   and :class:`cspec.spectral.export.ConvISTFT`. The DFT bases of ConvSTFT leave ``~1e-12`` in the imaginary part
   of the Nyquist bin where the FFT gives an exact 0; the graph sets the DC and Nyquist imaginary parts to 0 as
@@ -36,7 +36,7 @@ __all__ = ["SpectralGraph", "WaveGraph", "graph_for", "has_graph", "COVERED"]
 
 #: registry names of the models exported by this module
 COVERED = ("mpsenet", "cmgan", "dcunet-10", "dcunet-16", "dcunet-20", "large-dcunet-20", "tfgridnet",
-           "convtasnet", "dprnn")
+           "upit", "convtasnet", "dprnn")
 
 
 class SpectralGraph(nn.Module):

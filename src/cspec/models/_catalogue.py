@@ -12,3 +12,4 @@ from cspec.models import tfgridnet  # noqa: F401
 from cspec.models import gtcrn_two_stage  # noqa: F401
 from cspec.models import phase_predictor  # noqa: F401
 from cspec.models import degli  # noqa: F401
+from cspec.models import upit  # noqa: F401
