@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: the machine's description and the section writer of RESULTS.md."""
+"""Shared by the benchmark scripts and the bundling scripts: the machine's description, and the section writer
+and reader of RESULTS.md."""
 
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ def write_section(path: Path, heading: str, body: str) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(new.rstrip("\n") + "\n")
     os.replace(tmp, path)
+
+
+def sections(results: Path, prefix: str) -> list[str]:
+    """The markdown sections (``## ...`` to the next ``## ``) whose title starts with ``prefix``."""
+    if not results.is_file():
+        return []
+    out, cur = [], None
+    for line in results.read_text().splitlines():
+        if line.startswith("## "):
+            if cur is not None:
+                out.append("\n".join(cur).strip())
+            cur = [line.replace("## ", "### ", 1)] if line[3:].startswith(prefix) else None
+        elif cur is not None:
+            cur.append(line)
+    if cur is not None:
+        out.append("\n".join(cur).strip())
+    return out

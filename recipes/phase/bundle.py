@@ -17,24 +17,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _results import sections  # noqa: E402
 DEST = REPO / "src" / "cspec" / "pretrained" / "phase"
-
-
-def sections(results: Path, prefix: str) -> list[str]:
-    """The markdown sections (``## ...`` to the next ``## ``) whose title starts with ``prefix``."""
-    if not results.is_file():
-        return []
-    out, cur = [], None
-    for line in results.read_text().splitlines():
-        if line.startswith("## "):
-            if cur is not None:
-                out.append("\n".join(cur).strip())
-            cur = [line.replace("## ", "### ", 1)] if line[3:].startswith(prefix) else None
-        elif cur is not None:
-            cur.append(line)
-    if cur is not None:
-        out.append("\n".join(cur).strip())
-    return out
 
 
 def run_facts(run: Path) -> dict:
