@@ -88,7 +88,7 @@ def test_inputs_never_overwritten_and_bad_models_are_one_line(tmp_path, capsys):
                "--overwrite"])  # m_s1.wav would be the input itself: refused even with --overwrite
     err = capsys.readouterr().err
     assert rc == 2 and "is an input; refusing to write over it" in err and victim.read_bytes() == before
-    for argv, message in [(["--model", "sep2"], "no bundled model 'sep2'"),
+    for argv, message in [(["--model", "sep9"], "no bundled model 'sep9'"),
                           (["--model", str(save(build("crn", channels=(8, 8, 16, 16, 16)), tmp_path / "crn"))],
                            "Separator needs a separation model"),
                           (["--model", str(model), "--overlap", "0"], "overlap_seconds must be > 0")]:
