@@ -86,8 +86,9 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         "babble, tonal and coloured noise; mild reverberation |",
         f"| predictive twin | the same network trained to map noisy to clean in one pass, the same data and steps "
         f"(`{twin.relative_to(REPO) if twin and twin.is_relative_to(REPO) else twin}`): the tables compare them |",
-        "| weights | `model.safetensors` + `config.json` (no ONNX file bundled; `cspec export generative -o g.onnx` "
-        "writes one network pass, `cspec.infer.onnx_generative`) |",
+        "| weights | `model.safetensors` + `config.json`; no ONNX file is bundled, so that `--steps` stays free: "
+        "`cspec export generative -o g.onnx` writes the whole sampler at the bundled passes, unrolled, with its "
+        "random draws as an input (`cspec.infer.onnx_generative`) |",
         "| rebuild from scratch | `bash recipes/generative/rebuild.sh` |",
         "| licence | weights MIT (as cspec); trained on the shared pool (see `$CSPEC_DATA/README.md`) |",
         "",
