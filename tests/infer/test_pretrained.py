@@ -22,10 +22,12 @@ DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[3] / "
 BUNDLED = ("default", "tiny", "gtcrn-dns3", "gtcrn-vctk")
 
 
-def test_bundled_enhancers_fit_20_mb_with_cards():
+def test_bundled_enhancers_with_cards_and_the_bundle_size():
     assert set(BUNDLED) <= set(available_pretrained())
+    # every bundled model together (the enhancers, the phase family, the separator's float16 weights, the
+    # generative enhancer): the package stays a small download beside torch
     total = sum(f.stat().st_size for f in PRETRAINED_DIR.rglob("*") if f.is_file())
-    assert total <= 20e6
+    assert total <= 32e6
     for name in BUNDLED:
         folder = PRETRAINED_DIR / name
         assert sorted(p.name for p in folder.iterdir()) == ["MODEL_CARD.md", "config.json", "model.onnx",
