@@ -40,6 +40,8 @@ SR = 16000
 
 #: published results of the candidate architectures: (system, data, metric and score, params, training as published)
 PUBLISHED = [
+    ("uPIT-BLSTM-ST (Kolbaek et al. 2017)", "WSJ0-2mix, 8 kHz, 30 h", "SDRi 10.0", "92.7 M",
+     "3 BLSTM layers of 896 units, phase-sensitive mask; as Conv-TasNet's Table IV lists it"),
     ("Conv-TasNet (Luo & Mesgarani 2019)", "WSJ0-2mix, 8 kHz, 30 h", "SI-SNRi 15.3", "5.1 M",
      "4 s segments, 100 epochs, Adam 1e-3"),
     ("DPRNN-TasNet (Luo, Chen & Yoshioka 2020)", "WSJ0-2mix, 8 kHz, 30 h", "SI-SNRi 18.8", "2.6 M",
