@@ -1,5 +1,5 @@
 """Two nodes through torchrun: ``torchrun --nnodes 2 --nproc_per_node 1`` twice (node ranks 0 and 1, a static
-rendezvous on 127.0.0.1, gloo on the CPU) train a few steps of recipes/sep/sep2.yaml (DPRNN, shrunk); both ranks
+rendezvous on 127.0.0.1, gloo on the CPU) train a few steps of recipes/sep/sep2.yaml (uPIT-BLSTM, shrunk); both ranks
 end with the same weights, and those equal one process trained on the same global batch (2 x 1 items per step).
 
 DPRNN normalises with gLN (per item) and has no dropout, so a step of two processes that average their gradients
@@ -52,7 +52,7 @@ torch.save(captured["model"].state_dict(), os.path.join(out, "rank%s.pt" % os.en
 def _recipe(run_dir: Path, batch: int) -> dict:
     raw = yaml.safe_load(RECIPE.read_text())
     raw["output_dir"] = str(run_dir)
-    raw["model"]["options"].update(n_filters=8, kernel_size=16, chunk_size=10, hidden=8, n_blocks=1)
+    raw["model"]["options"].update(hidden=8, layers=1)
     data = raw["data"]
     data.update(batch_size=batch, num_workers=0, valid=None)
     data["train"]["seconds"] = 0.5
