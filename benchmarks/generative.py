@@ -133,7 +133,8 @@ def main(argv=None) -> int:
             f"Date: {time.strftime('%Y-%m-%d %H:%M')}; load average at the start {load_avg}.", "",
             "Each model through `cspec.infer.Enhancer(model, steps=N)` (N network passes), one file at a time on "
             "one torch thread; the predictive twin is the same backbone trained to map noisy to clean in one "
-            "pass, with the same data and CPU budget (recipes/generative/).", "", *[t + "\n" for t in tables]]))
+            "pass, with the same data (recipes/generative/; the training steps of each model: its run or the "
+            "generative model card).", "", *[t + "\n" for t in tables]]))
         print(f"wrote the '{args.section}' section of {args.out}")
     return 0
 

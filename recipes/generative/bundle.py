@@ -84,8 +84,9 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         "| data | the mixtures of `recipes/read/tiny.yaml`: whole sentences of speech_read's `train` speakers "
         "(weight 0.7) and the old pool (0.3); recorded noise of the pool and Debian's sound packages (train rows), "
         "babble, tonal and coloured noise; mild reverberation |",
-        f"| predictive twin | the same network trained to map noisy to clean in one pass, the same data and steps "
-        f"(`{twin.relative_to(REPO) if twin and twin.is_relative_to(REPO) else twin}`): the tables compare them |",
+        f"| predictive twin | the same network trained to map noisy to clean in one pass on the same data "
+        f"(`{twin.relative_to(REPO) if twin and twin.is_relative_to(REPO) else twin}`; its steps are under "
+        f"Training stages): the tables compare them |",
         "| weights | `model.safetensors` + `config.json`; no ONNX file is bundled, so that `--steps` stays free: "
         "`cspec export generative -o g.onnx` writes the whole sampler at the bundled passes, unrolled, with its "
         "random draws as an input (`cspec.infer.onnx_generative`) |",
@@ -104,7 +105,7 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         *[t + "\n" for t in tables],
         "## Limits",
         "",
-        "A compact network trained for about an hour and a half of one CPU core: far below the published systems",
+        "A compact network trained for about two and a half hours of one CPU core: far below the published systems",
         "(SGMSE+, FlowSE and the Schrödinger bridge train 65 M-parameter networks for days on GPUs), and, on the",
         "tables above, below its own predictive twin: on these budgets the one-pass twin is the better enhancer, and",
         "`default` better still. It is bundled so that the generative path can be run and studied end to end.",
