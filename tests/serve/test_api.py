@@ -115,7 +115,7 @@ def test_separate_zip_equals_separator_with_any_model_folder(tmp_path):
     folder = save(model, tmp_path / "mysep")
     x = noisy_tone(1.0, 24000, seed=1)
     with TestClient(create_app([folder], tmp_dir=str(tmp_path))) as c:
-        assert c.get("/api/models").json()["separate"] == ["mysep"]
+        assert c.get("/api/models").json()["separate"] == ["sep2", "mysep"]  # the bundled separator, then the folder given
         r = c.post("/api/separate", files={"file": ("mix.flac", wav_of(x, 24000, "FLOAT"))}, data={"model": "mysep"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     ref = Separator.from_pretrained(folder, backend="torch").separate(torch.from_numpy(x[:, 0].copy()), 24000)
