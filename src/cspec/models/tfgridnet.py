@@ -37,8 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cspec.errors import ConfigError
-from cspec.models.base import SpeechModel, register
-from cspec.spectral.stft import get_preset, istft, stft
+from cspec.models.base import register
+from cspec.models.blocks.separation import PairSpectralSeparator
+from cspec.spectral.stft import get_preset
 
 __all__ = ["TFGridNet", "GridBlock", "CrossFrameAttention"]
 
@@ -135,7 +136,7 @@ class GridBlock(nn.Module):
 
 
 @register("tfgridnet")
-class TFGridNet(SpeechModel):
+class TFGridNet(PairSpectralSeparator):
     """TF-GridNet (Wang et al. 2023) with the authors' WSJ0-2mix configuration as defaults (module docstring).
 
     Args:
@@ -167,11 +168,6 @@ class TFGridNet(SpeechModel):
         )
         self.out = nn.ConvTranspose2d(emb_dim, 2 * n_sources, 3, padding=1)
 
-    def input_scale(self, wave: torch.Tensor) -> torch.Tensor:
-        """``1 / std(wave)`` per item ``(batch, 1)``: the mixture is divided by its standard deviation on the way in
-        and the estimates multiplied by it on the way out."""
-        return 1.0 / wave.std(-1, keepdim=True).clamp_min(1e-8)
-
     def pair_forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The speakers' spectra ``(B, C, F, T)`` from the scaled mixture's ``(B, F, T)``, on real pairs (complex
         spectral mapping; also the ONNX export's core, :mod:`cspec.infer.onnx_graphs`)."""
@@ -179,13 +175,3 @@ class TFGridNet(SpeechModel):
         y = self.out(self.blocks(self.embed(x)))  # (B, 2C, T, F)
         y = y.view(y.shape[0], self.n_sources, 2, y.shape[-2], y.shape[-1]).transpose(-1, -2)  # (B, C, 2, F, T)
         return y[:, :, 0], y[:, :, 1]
-
-    def forward(self, wave: torch.Tensor) -> dict:
-        wave = self._check_input(wave)
-        scale = self.input_scale(wave)
-        spec = stft(wave * scale, self.stft_config)  # (B, F, T) complex
-        est_spec = torch.complex(*self.pair_forward(spec.real, spec.imag))  # (B, C, F, T)
-        est = istft(est_spec, self.stft_config, length=wave.shape[-1]) / scale.unsqueeze(1)
-        if self.n_sources == 1:
-            est, est_spec = est[:, 0], est_spec[:, 0]
-        return {"wave": est, "spec": est_spec}

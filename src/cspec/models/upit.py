@@ -12,9 +12,10 @@ The paper trains the phase-sensitive approximation (PSA, eq. 6) with ReLU masks;
 magnitude masks (``mask="magnitude"``) or DCUNet's bounded complex masks (``mask="complex"``, Choi et al. 2019,
 :func:`cspec.spectral.masks.bounded_mask`), and the loss is whatever the recipe sets (sep2: negative SI-SNR with
 uPIT on the waveforms, as Conv-TasNet). Inputs: the log power of the mixture divided by its standard deviation
-(:meth:`UPIT.input_scale`), so the network is blind to the input level, with a layer norm over frequency. On
-WSJ0-2mix (8 kHz) the paper's system with speaker tracing, uPIT-BLSTM-ST, counts 92.7 M parameters and improves
-the SDR by 10.0 dB (as Conv-TasNet's comparison, Luo & Mesgarani 2019, Table IV, lists it).
+(``input_scale`` of :class:`~cspec.models.blocks.separation.PairSpectralSeparator`), so the network is blind to
+the input level, with a layer norm over frequency. On WSJ0-2mix (8 kHz) the paper's system with speaker tracing,
+uPIT-BLSTM-ST, counts 92.7 M parameters and improves the SDR by 10.0 dB (as Conv-TasNet's comparison, Luo &
+Mesgarani 2019, Table IV, lists it).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import torch
 from torch import nn
 
 from cspec.errors import ConfigError
-from cspec.models.base import SpeechModel, register
-from cspec.spectral.stft import STFTConfig, istft, stft
+from cspec.models.base import register
+from cspec.models.blocks.separation import PairSpectralSeparator
+from cspec.spectral.masks import bdt_gain
+from cspec.spectral.stft import STFTConfig
 
 __all__ = ["UPIT", "UPIT_STFT"]
 
@@ -37,7 +40,7 @@ _MASKS = ("magnitude", "complex")
 
 
 @register("upit")
-class UPIT(SpeechModel):
+class UPIT(PairSpectralSeparator):
     """uPIT-BLSTM mask estimator (defaults: the paper's 3 x 896 BLSTM; the module docstring says what differs).
 
     Args:
@@ -69,11 +72,6 @@ class UPIT(SpeechModel):
         parts = 2 if mask == "complex" else 1
         self.out = nn.Linear(2 * int(hidden), self.n_sources * parts * n_freqs)
 
-    def input_scale(self, wave: torch.Tensor) -> torch.Tensor:
-        """``1 / std(wave)`` per item ``(batch, 1)``: the mixture is divided by it on the way in and the estimates
-        multiplied back on the way out."""
-        return 1.0 / wave.std(-1, keepdim=True).clamp_min(1e-8)
-
     def pair_forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The speakers' spectra ``(B, C, F, T)`` from the scaled mixture's real and imaginary parts ``(B, F, T)``
         (also the ONNX export's core, :mod:`cspec.infer.onnx_graphs`)."""
@@ -88,17 +86,7 @@ class UPIT(SpeechModel):
             return m * re, m * im
         raw = raw.view(b, t, self.n_sources, 2, f).permute(0, 2, 3, 4, 1)  # (B, C, 2, F, T)
         mr, mi = raw[:, :, 0], raw[:, :, 1]
-        r = torch.sqrt(mr.square() + mi.square() + 1e-12)
-        gain = torch.tanh(r) / r  # DCUNet's BDT: |M| = tanh(|O|), phase of O
+        # DCUNet's BDT, |M| = tanh(|O|) with the phase of O (the 1e-12 keeps sqrt's gradient finite at 0)
+        gain = bdt_gain(torch.sqrt(mr.square() + mi.square() + 1e-12))
         mr, mi = mr * gain, mi * gain
         return mr * re - mi * im, mr * im + mi * re
-
-    def forward(self, wave: torch.Tensor) -> dict:
-        wave = self._check_input(wave)
-        scale = self.input_scale(wave)
-        spec = stft(wave * scale, self.stft_config)
-        est_spec = torch.complex(*self.pair_forward(spec.real, spec.imag))  # (B, C, F, T)
-        est = istft(est_spec, self.stft_config, length=wave.shape[-1]) / scale.unsqueeze(1)
-        if self.n_sources == 1:
-            est, est_spec = est[:, 0], est_spec[:, 0]
-        return {"wave": est, "spec": est_spec}

@@ -13,7 +13,7 @@ import torch
 from cspec.errors import ConfigError
 
 __all__ = [
-    "ibm", "irm", "iam", "fft_mask", "psm", "cirm", "cirm_compress", "cirm_decompress", "bounded_mask",
+    "ibm", "irm", "iam", "fft_mask", "psm", "cirm", "cirm_compress", "cirm_decompress", "bounded_mask", "bdt_gain",
     "ideal_bounded_mask", "mag_phase_mask", "apply_mask", "apply_mag_phase_mask", "BOUNDED_MASKS",
 ]
 
@@ -155,11 +155,16 @@ def bounded_mask(raw: torch.Tensor, kind: str = "BDT") -> torch.Tensor:
         return raw
     if k == "BDSS":
         return torch.complex(torch.sigmoid(raw.real), torch.sigmoid(raw.imag))
-    r = torch.abs(raw)
+    return raw * bdt_gain(torch.abs(raw))
+
+
+def bdt_gain(r: torch.Tensor) -> torch.Tensor:
+    """``tanh(r) / r`` for magnitudes ``r >= 0``, by its series ``1 - r^2/3`` near 0: the real gain that turns
+    ``O`` into the BDT mask (:func:`bounded_mask`). Real-valued, so models that keep real and imaginary parts apart
+    (for ONNX export) apply the same mask to ``(Re O, Im O)``."""
     small = r < 1e-4
     safe = torch.where(small, torch.ones_like(r), r)
-    gain = torch.where(small, 1.0 - r.square() / 3.0, torch.tanh(safe) / safe)  # tanh(r)/r, series near 0
-    return raw * gain
+    return torch.where(small, 1.0 - r.square() / 3.0, torch.tanh(safe) / safe)
 
 
 def ideal_bounded_mask(S: torch.Tensor, Y: torch.Tensor, kind: str = "BDT", eps: float = 1e-8) -> torch.Tensor:

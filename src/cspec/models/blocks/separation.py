@@ -1,4 +1,8 @@
-"""Blocks shared by the separation baselines (Conv-TasNet, DPRNN, TF-GridNet).
+"""Blocks shared by the separation baselines (Conv-TasNet, DPRNN, TF-GridNet, uPIT-BLSTM).
+
+* :class:`PairSpectralSeparator`: the waveform path of the T-F separators (TF-GridNet, uPIT-BLSTM): the mixture
+  divided by its standard deviation, STFT, the model's ``pair_forward`` on real pairs (also the ONNX export's
+  core), iSTFT and the scale undone.
 
 * :class:`GlobalLayerNorm` (gLN) and :class:`CumulativeLayerNorm` (cLN): Luo & Mesgarani 2019, Conv-TasNet
   (IEEE/ACM TASLP), eqs. (13)-(16); :func:`make_norm` picks one by name.
@@ -17,6 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cspec.errors import ConfigError
+from cspec.models.base import SpeechModel
+from cspec.spectral.stft import istft, stft
 
 __all__ = [
     "GlobalLayerNorm", "CumulativeLayerNorm", "make_norm", "TCNBlock", "FreeFilterbank", "segment", "overlap_add",
@@ -157,3 +163,30 @@ def overlap_add(x: torch.Tensor, hop: int, length: int) -> torch.Tensor:
     cols = x.reshape(b, n * chunk, n_chunks)
     out = F.fold(cols, output_size=(total, 1), kernel_size=(chunk, 1), stride=(hop, 1))
     return out.reshape(b, n, total)[..., hop:hop + length]
+
+
+class PairSpectralSeparator(SpeechModel):
+    """Base of the separators whose network maps the mixture's spectrum to the speakers' on real pairs.
+
+    Subclasses set ``stft_config`` and ``n_sources`` and implement ``pair_forward(re, im) -> (re, im)``: the
+    speakers' spectra ``(B, C, F, T)`` from the scaled mixture's ``(B, F, T)``. :class:`cspec.infer.onnx_graphs.
+    SpectralGraph` exports the same path with the STFT as convolutions.
+    """
+
+    def input_scale(self, wave: torch.Tensor) -> torch.Tensor:
+        """``1 / std(wave)`` per item ``(batch, 1)``: the mixture is divided by its standard deviation on the way in
+        and the estimates multiplied by it on the way out."""
+        return 1.0 / wave.std(-1, keepdim=True).clamp_min(1e-8)
+
+    def pair_forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, wave: torch.Tensor) -> dict:
+        wave = self._check_input(wave)
+        scale = self.input_scale(wave)
+        spec = stft(wave * scale, self.stft_config)  # (B, F, T) complex
+        est_spec = torch.complex(*self.pair_forward(spec.real, spec.imag))  # (B, C, F, T)
+        est = istft(est_spec, self.stft_config, length=wave.shape[-1]) / scale.unsqueeze(1)
+        if self.n_sources == 1:
+            est, est_spec = est[:, 0], est_spec[:, 0]
+        return {"wave": est, "spec": est_spec}
