@@ -3,9 +3,8 @@ and the quality cost of block-wise phase retrieval.
 
 Memory: a file of N minutes (speech from examples/speech.flac repeated, each repeat at another level, plus
 low noise, 16 kHz mono PCM-16) is written block by block into a temporary folder (nothing is kept), then each
-command runs in its own subprocess and its peak resident set size is read from ``os.wait4``'s rusage
-(``ru_maxrss``: the child's own peak, whatever ran before).  "Before" runs the same command on an old checkout
-(``git worktree add /tmp/old <commit>``; ``--old-src /tmp/old/src`` puts it first on PYTHONPATH).  A run whose RSS
+command runs in its own subprocess and its peak resident set size is its own ``VmHWM`` (:func:`peak_rss`).
+"Before" runs the same command on an old checkout (``git worktree add /tmp/old <commit>``; ``--old-src /tmp/old/src`` puts it first on PYTHONPATH).  A run whose RSS
 passes ``--kill-gb`` is stopped (reported as "> limit"), so that an old run cannot take the machine's memory.
 
 Quality (``--quality``): a 45 s speech clip (LJSpeech clips of the shared data, joined) through every method,
@@ -55,32 +54,43 @@ def write_long(path: Path, minutes: float, rate: int = 16000) -> int:
 
 
 def peak_rss(cmd: list[str], env: dict, kill_gb: float) -> tuple[float, int, float, bool]:
-    """Run ``cmd``; return (peak RSS in MB, exit code, seconds, killed for memory)."""
+    """Run ``cmd``; return (peak RSS in MB, exit code, seconds, killed for memory).
+
+    The peak is the child's own ``VmHWM`` (``/proc/PID/status``: the high-water mark of its address space after
+    ``exec``), read every 20 ms until it exits. ``os.wait4``'s ``ru_maxrss`` also counts the parent's pages the
+    child starts from, which inflates it whenever the caller holds much memory (torch, long signals); it is the
+    fallback only for a child that ends within a few polls (its VmHWM may not have been read at its peak)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    killed = threading.Event()
+    killed, peak = threading.Event(), [0]
 
-    def watch() -> None:  # stop a run that would take the machine's memory
+    def watch() -> None:  # the child's high-water mark; stop a run that would take the machine's memory
         while proc.poll() is None:
             try:
                 with open(f"/proc/{proc.pid}/status") as fh:
-                    rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
-            except (OSError, StopIteration, ValueError):
+                    fields = dict(line.split(":", 1) for line in fh if ":" in line)
+                rss, hwm = int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+            except (OSError, KeyError, ValueError):
                 return
+            peak[0] = max(peak[0], hwm)  # Popen returns after the exec: this is the child's own
             if rss > kill_gb * 1024 * 1024:
                 killed.set()
                 proc.send_signal(signal.SIGKILL)
                 return
-            time.sleep(0.1)
+            time.sleep(0.02)
 
-    threading.Thread(target=watch, daemon=True).start()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(proc.pid, 0)
+    watcher.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode(errors="replace").strip().splitlines()
     proc.stderr.close()
     if proc.returncode not in (0,) and not killed.is_set():
         print(f"    exit {proc.returncode}: {err[-1] if err else ''}", flush=True)
-    return usage.ru_maxrss / 1024, proc.returncode, time.perf_counter() - start, killed.is_set()
+    seconds = time.perf_counter() - start
+    kb = peak[0] if seconds > 0.2 and peak[0] else usage.ru_maxrss
+    return kb / 1024, proc.returncode, seconds, killed.is_set()
 
 
 def memory(args) -> str:

@@ -10,11 +10,9 @@ CLI's defaults) in a subprocess on one thread (``OMP_NUM_THREADS=1``, ``--backen
   over the file), the output with the larger SI-SDR against that talker (torchmetrics, Le Roux et al. 2019) must be
   the one the whole-file assignment gave it. "stable" is the share of (window, talker) pairs where it is;
 * SI-SDR of each output against its talker over the whole file, and its improvement over the mixture;
-* peak RSS of the subprocess and RTF (wall time / audio time, model loading included) for the 10-minute file and
-  for 60 minutes (the 10-minute recording written six times, block by block). The peak is the child's ``VmHWM``
-  (``/proc/PID/status``, the high-water mark of its own address space after ``exec``), read every 20 ms until it
-  exits: ``os.wait4``'s ``ru_maxrss`` would also count the parent's pages the child starts from (this script holds
-  torch and the 10-minute signals), which made an earlier run report 938 MB for 60 minutes.
+* peak RSS of the subprocess (its own ``VmHWM``, ``long_memory.peak_rss``) and RTF (wall time / audio time, model
+  loading included) for the 10-minute file and for 60 minutes (the 10-minute recording written six times, block
+  by block).
 
     .venv/bin/python benchmarks/separation_long.py --model sep2 --out benchmarks/RESULTS.md
 """
@@ -25,16 +23,15 @@ import argparse
 import csv
 import os
 import shlex
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 from _results import machine, write_section
+from long_memory import peak_rss
 from scipy.optimize import linear_sum_assignment
 from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio as si_sdr
 
@@ -45,16 +42,16 @@ SPEAKERS = ("ljspeech-lj", "speechocean762-9622")
 
 
 def speaker_clips(data: Path, speaker: str, seconds: float) -> list[np.ndarray]:
-    import soxr
+    """The first ``seconds`` of one test speaker's sentences, mono at 16 kHz (cspec.audio: load, soxr VHQ)."""
+    from cspec.audio import load, resample
 
     out, total = [], 0.0
     for r in csv.DictReader(open(data / "speech_read" / "manifest.csv")):
         if r["speaker"] != speaker or r["split"] != "test":
             continue
-        wave, sr = sf.read(data / "speech_read" / r["path"], dtype="float32")
-        wave = wave if wave.ndim == 1 else wave.mean(1)
-        out.append(wave if sr == SR else soxr.resample(wave, sr, SR).astype(np.float32))
-        total += len(wave) / sr
+        wave, sr = load(data / "speech_read" / r["path"], mono=True)
+        out.append(resample(wave, sr, SR)[0].numpy())
+        total += out[-1].shape[0] / SR
         if total >= seconds:
             break
     return out
@@ -74,29 +71,6 @@ def turns(a: list[np.ndarray], b: list[np.ndarray], seconds: float, seed: int = 
         out[k % 2, start: start + m] += clip[:m]
         pos, k = start + m, k + 1
     return out
-
-
-def peak_hwm(cmd: list[str], env: dict, kill_gb: float) -> tuple[float, int, float, bool]:
-    """Run ``cmd``; (peak RSS in MB as the child's last VmHWM, exit code, seconds, killed for memory)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak, killed = 0, False
-    while proc.poll() is None:
-        try:
-            with open(f"/proc/{proc.pid}/status") as fh:
-                fields = dict(line.split(":", 1) for line in fh if ":" in line)
-            peak = max(peak, int(fields["VmHWM"].split()[0]))  # Popen returns after the exec
-        except (OSError, KeyError, ValueError):
-            pass
-        if peak > kill_gb * 1024 * 1024:
-            proc.kill()
-            killed = True
-        time.sleep(0.02)
-    err = proc.stderr.read().decode(errors="replace").strip().splitlines()
-    proc.stderr.close()
-    if proc.returncode != 0 and not killed:
-        print(f"    exit {proc.returncode}: {err[-1] if err else ''}", flush=True)
-    return peak / 1024, proc.returncode, time.perf_counter() - start, killed
 
 
 def order_report(est: torch.Tensor, ref: torch.Tensor, window: float = 10.0) -> dict:
@@ -133,7 +107,7 @@ def run(args) -> str:
         sf.write(ten, mix, SR, subtype="FLOAT")
         cmd = [sys.executable, "-m", "cspec", "separate", str(ten), "-o", str(tmp / "out10"), "--model", args.model,
                "--backend", "torch"]
-        rss, rc, secs, _ = peak_hwm(cmd, env, args.kill_gb)
+        rss, rc, secs, _ = peak_rss(cmd, env, args.kill_gb)
         lines.append(f"| 10 min | {rss:.0f} | {secs:.1f} | {secs / 600:.4f} | {rc} |")
         est = torch.stack([torch.from_numpy(sf.read(tmp / "out10" / f"meeting10_s{i}.wav", dtype="float32")[0])
                            for i in (1, 2)])
@@ -145,7 +119,7 @@ def run(args) -> str:
                 f.write(mix)
         cmd = [sys.executable, "-m", "cspec", "separate", str(hour), "-o", str(tmp / "out60"), "--model", args.model,
                "--backend", "torch"]
-        rss, rc, secs, killed = peak_hwm(cmd, env, args.kill_gb)
+        rss, rc, secs, killed = peak_rss(cmd, env, args.kill_gb)
         lines.append(f"| 60 min | {rss:.0f}{' (killed)' if killed else ''} | {secs:.1f} | {secs / 3600:.4f} | {rc} |")
         print(f"60 min: peak {rss:.0f} MB, {secs:.1f} s", flush=True)
     s1, s2 = rep["si_sdr"]
