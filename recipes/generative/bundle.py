@@ -50,9 +50,9 @@ def _run_of(init: Path) -> Path | None:
     return guess if (guess / "recipe.yaml").is_file() else None
 
 
-def history(run: Path) -> str:
+def history(runs: list[dict]) -> str:
     rows = []
-    for s in stages(run):
+    for s in runs:
         v = s["valid"]
         valid = (f"PESQ-WB {v['pesq_wb']:.3f}, SI-SDR {v['si_sdr']:.2f} dB" if "pesq_wb" in v else "—")
         start = f"from `{s['init']}`" if s["init"] else "from scratch"
@@ -63,7 +63,8 @@ def history(run: Path) -> str:
 
 
 def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lineage: str) -> str:
-    total = sum(s["steps"] for s in stages(run))
+    own = stages(run)
+    total = sum(s["steps"] for s in own)
     lines = [
         "# cspec pretrained model `generative`",
         "",
@@ -95,9 +96,9 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         "",
         "## Training stages",
         "",
-        history(run),
+        history(own),
         "",
-        *(["Its twin:", "", history(twin), ""] if twin else []),
+        *(["Its twin:", "", history(stages(twin)), ""] if twin else []),
         "## Measured",
         "",
         "Copied from `benchmarks/RESULTS.md` (each section names the command that wrote it):",
