@@ -208,7 +208,7 @@ def per_clip(clips, args) -> str:
     import librosa
 
     from cspec.metrics.spectral import spectral_convergence_db
-    from cspec.phase import _threads, reconstruct
+    from cspec.phase import _fused, _threads, reconstruct
     from cspec.spectral.stft import STFTConfig, stft
 
     cfg = STFTConfig(512, 128, window="hann", pad_mode="constant")
@@ -216,16 +216,24 @@ def per_clip(clips, args) -> str:
     it = args.iters
 
     def run_all(label: str) -> dict:
-        out = {"cspec": [], "cspec, policy off": [], "librosa": [], "sc_cspec": [], "sc_librosa": []}
+        out = {"cspec": [], "cspec, torch kernels": [], "cspec, policy off": [], "librosa": [], "sc_cspec": [],
+               "sc_librosa": []}
         librosa.griffinlim(mags[0].numpy(), n_iter=2, hop_length=128, n_fft=512)  # warm-ups, untimed
         reconstruct(mags[0], "fgla", 2, cfg, clips[0].shape[-1])
         for x, m in zip(clips, mags):
             n = x.shape[-1]
-            times = {"cspec": [], "cspec, policy off": [], "librosa": []}
+            times = {"cspec": [], "cspec, torch kernels": [], "cspec, policy off": [], "librosa": []}
             for _ in range(args.repeats):  # interleaved, so that a burst of other work hits all three alike
                 start = time.perf_counter()
                 y = reconstruct(m, "fgla", it, cfg, n, seed=args.seed)
                 times["cspec"].append(time.perf_counter() - start)
+                _fused.AVAILABLE = False  # the same thread policy with the loop's torch kernels
+                try:
+                    start = time.perf_counter()
+                    reconstruct(m, "fgla", it, cfg, n, seed=args.seed)
+                    times["cspec, torch kernels"].append(time.perf_counter() - start)
+                finally:
+                    _fused.AVAILABLE = True
                 old, _threads.SINGLE_THREAD_WORK = _threads.SINGLE_THREAD_WORK, 0  # torch's threads throughout
                 try:
                     start = time.perf_counter()
@@ -242,7 +250,8 @@ def per_clip(clips, args) -> str:
             out["sc_cspec"].append(spectral_convergence_db(m, y, cfg).item())
             out["sc_librosa"].append(spectral_convergence_db(m, torch.from_numpy(z).float(), cfg).item())
         t = {k: np.array(v) for k, v in out.items()}
-        print(f"{label}: cspec median {np.median(t['cspec']):.3f} s max {t['cspec'].max():.3f} s, policy off median "
+        print(f"{label}: cspec median {np.median(t['cspec']):.3f} s max {t['cspec'].max():.3f} s, torch kernels median "
+              f"{np.median(t['cspec, torch kernels']):.3f}, policy off median "
               f"{np.median(t['cspec, policy off']):.3f} max {t['cspec, policy off'].max():.3f}, librosa median "
               f"{np.median(t['librosa']):.3f}", flush=True)
         return t
@@ -264,11 +273,12 @@ def per_clip(clips, args) -> str:
              "|---|---|---:|---:|---:|---:|---:|"]
     verdicts = []
     for label, t in results:
-        for code in ("cspec", "cspec, policy off", "librosa"):
+        for code in ("cspec", "cspec, torch kernels", "cspec, policy off", "librosa"):
             ratio = t["librosa"] / t[code]
             sc = t["sc_librosa" if code == "librosa" else "sc_cspec"].mean()
-            name = {"cspec": "cspec.phase.reconstruct (1 thread below 2^22 samples/iteration)",
-                    "cspec, policy off": "the same, torch's threads in every iteration (before)",
+            name = {"cspec": "cspec.phase.reconstruct (1 thread below 2^22 samples/iteration, fused compiled passes)",
+                    "cspec, torch kernels": "the same thread policy, torch's element-wise kernels (before)",
+                    "cspec, policy off": "torch's kernels on torch's threads in every iteration (before that)",
                     "librosa": f"librosa.griffinlim {librosa.__version__}"}[code]
             lines.append(f"| {label} | {name} | {np.median(t[code]):.3f} | {t[code].max():.3f} | "
                          f"{np.median(ratio):.1f}x | {ratio.min():.1f}x | {sc:.2f} |")

@@ -198,7 +198,7 @@ def test_reprojector_buffered_path_equals_allocating_path(name, extra, padding):
     for _ in range(2):  # the second call reuses the buffers the first one made
         assert project(X, out=out) is out
         assert (out - ref).abs().max().item() < 1e-12 * ref.abs().max().item()
-    assert project._bufferable
+    assert project.bufferable
     one = torch.empty_like(X[:1])  # another batch size: new buffers
     assert (project(X[:1], out=one) - ref[:1]).abs().max().item() < 1e-12 * ref.abs().max().item()
 

@@ -46,17 +46,17 @@ class Reprojector:
         # the buffered path: the padded signal's first `full` samples are the overlap-add buffer times a gate
         # (reflect padding needs the whole signal inside that span and longer than the padding)
         half = cfg.n_fft // 2
-        self._reflect = cfg.center and cfg.pad_mode == "reflect"
-        self._bufferable = not self._reflect or (self.start + self.length <= self.full and self.length > half)
-        self._gate = torch.zeros(self.full, device=device, dtype=dtype)
-        self._gate[self.start : self.stop] = self.inv_env
+        self.reflect = cfg.center and cfg.pad_mode == "reflect"
+        self.bufferable = not self.reflect or (self.start + self.length <= self.full and self.length > half)
+        self.gate = torch.zeros(self.full, device=device, dtype=dtype)
+        self.gate[self.start : self.stop] = self.inv_env
         whole = -(-cfg.n_fft // cfg.hop_length) * cfg.hop_length
         self._window_hops = torch.nn.functional.pad(self.window, (0, whole - cfg.n_fft))  # zero up to whole hops
         self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __call__(self, spec: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         cfg, n = self.config, self.config.n_fft
-        if out is not None and self._bufferable and not (torch.is_grad_enabled() and spec.requires_grad):
+        if out is not None and self.bufferable and not (torch.is_grad_enabled() and spec.requires_grad):
             return self._buffered(spec, out)
         frames = torch.fft.irfft(spec, n=n, dim=-1) * self.window  # (B, frames, n_fft)
         wave = _overlap_add(frames, cfg.hop_length)[:, self.start : self.stop] * self.inv_env
@@ -84,8 +84,8 @@ class Reprojector:
         for j in range(1, r):
             acc[:, j : j + self.frames] += parts[:, :, j]
         signal = ola[:, : self.full]
-        signal.mul_(self._gate)
-        if self._reflect:  # torch's reflect padding of the signal, which starts at n/2 and is `length` long
+        signal.mul_(self.gate)
+        if self.reflect:  # torch's reflect padding of the signal, which starts at n/2 and is `length` long
             half, end = n // 2, n // 2 + self.length
             signal[:, :half] = signal[:, half + 1 : 2 * half + 1].flip(-1)
             if end < self.full:
