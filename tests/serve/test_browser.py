@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
 import soundfile as sf
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -43,6 +44,32 @@ def test_upload_shows_players_figures_scores_and_download(server, browser, tmp_p
     assert link.text == "Download noisy talk_enhanced.wav" and link.get_attribute("href").endswith("?download=1")
     if os.environ.get("CSPEC_SCREENSHOT"):
         browser.save_screenshot(os.environ["CSPEC_SCREENSHOT"])
+
+
+def test_separate_with_the_bundled_separator_shows_one_player_per_talker(server, browser, tmp_path):
+    """The separate task through the page, with the bundled sep2 (the default separator): two talker tracks as
+    long as the input, their figures and scores, and a download."""
+    src = tmp_path / "two talkers.wav"
+    a, b = noisy_tone(2.0, 16000, seed=1)[:, 0], noisy_tone(2.0, 16000, seed=2)[:, 0]
+    b = np.roll(b, 4000) * np.sin(np.linspace(0, 7, b.size)) ** 2  # another rhythm and onset
+    sf.write(src, 0.5 * (a + b), 16000, subtype="PCM_16")
+    browser.get(server.url + "/")
+    _wait(browser, "return document.querySelectorAll('#model option').length > 0")
+    browser.execute_script("const t = document.getElementById('task'); t.value = 'separate';"
+                           "t.dispatchEvent(new Event('change'));")
+    assert browser.execute_script("return document.getElementById('model').value") == "sep2"
+    browser.find_element(By.ID, "file").send_keys(str(src))
+    durations = _wait(browser, """
+        const a = [...document.querySelectorAll('.result audio')];
+        const imgs = [...document.querySelectorAll('.result img')];
+        if (a.length < 3 || imgs.length < 2 || !imgs.every(i => i.complete && i.naturalWidth > 0)) return null;
+        if (!a.every(x => x.readyState >= 1 && Number.isFinite(x.duration))) return null;
+        return a.map(x => [x.dataset.role, x.duration]);""", 60)
+    assert [r for r, _ in durations] == ["input", "s1", "s2"]
+    assert all(abs(d - 2.0) < 1e-3 for _, d in durations), durations
+    rows = browser.find_elements(By.CSS_SELECTOR, ".result .scores tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["input", "s1", "s2"]
+    assert browser.find_element(By.CSS_SELECTOR, ".result .download").get_attribute("href").endswith("?download=1")
 
 
 def test_bad_file_error_is_shown_on_the_page(server, browser, tmp_path):
