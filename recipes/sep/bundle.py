@@ -21,6 +21,7 @@ from pathlib import Path
 
 import soundfile as sf
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -82,6 +83,17 @@ def onnx_check(folder: Path, wave: torch.Tensor) -> float:
     return relative_diff(out, ref)
 
 
+def training_text(s: dict, stopped: str) -> str:
+    """The stages: `recipes/sep/sep2.yaml` (10000 steps, Adam 1e-3), then the run's own continuation where its
+    recipe starts from earlier weights (``model.init``, as stage 2 of ``recipes/sep/rebuild.sh``)."""
+    stage = (f"{s['steps']} steps of 4 mixtures of 3 s{stopped}, {s.get('skipped', 0)} skipped, "
+             f"Adam {s['lr']:g}")
+    if not s.get("init"):
+        return f"`recipes/sep/sep2.yaml`: {stage}"
+    return (f"`recipes/sep/sep2.yaml`: 10000 steps of 4 mixtures of 3 s, Adam 0.001; then continued from those "
+            f"weights (`model.init` = {s['init']}) for {stage}, seed {s['seed']}")
+
+
 def card(model, summary: dict, half_diff: float, onnx_diff: float, tables: list[str], lineage: str) -> str:
     s = summary
     stopped = f", stopped at step {s['steps']} of a {s['stopped']}-step schedule" if "stopped" in s else ""
@@ -103,8 +115,7 @@ def card(model, summary: dict, half_diff: float, onnx_diff: float, tables: list[
         "resampled to 16 kHz and back with soxr) / two waveforms at the input's rate |",
         "| long files | chunks of 10 s with 2 s overlap; on each overlap the new chunk's outputs are put in the "
         "order of the previous chunk's (largest summed correlation) and crossfaded; memory bounded |",
-        f"| training | `recipes/sep/sep2.yaml`: {s['steps']} steps of 4 mixtures of 3 s{stopped}, "
-        f"{s.get('skipped', 0)} skipped; negative SI-SNR with utterance-level PIT; Adam 1e-3, cosine decay; "
+        f"| training | {training_text(s, stopped)}; negative SI-SNR with utterance-level PIT, cosine decay; "
         "one CPU thread |",
         f"| validation | 40 simulated mixtures of held-out persons (clean and noisy, 4 s): {valid_text} |",
         "| data | two distinct persons per mixture: whole sentences of speech_read's `train` speakers (weight 0.7) "
@@ -131,8 +142,8 @@ def card(model, summary: dict, half_diff: float, onnx_diff: float, tables: list[
         "their data and compute). Two speakers only; mixtures of one speaker or three are not handled (one output",
         "then carries little or a mix). Read speech at close range: far-field, strongly reverberant or",
         "music-laden recordings were not trained for. Issue #22 asks for SI-SDRi >= 10 dB on the clean and >= 7 dB on",
-        "the noisy test mixtures: compare the `sep2` rows above (the validation SI-SDR was still rising when the",
-        "schedule ended, so more steps should help; `model.init=sep2` continues from these weights).",
+        "the noisy test mixtures: compare the `sep2` rows above (each continuation so far still gained, see the",
+        "lineage; `model.init=sep2` continues from these weights).",
         "",
         *(["## Lineage", "", lineage.strip(), ""] if lineage.strip() else []),
         f"Card written by `python recipes/sep/bundle.py` on {time.strftime('%Y-%m-%d %H:%M')}.",
@@ -154,6 +165,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         folder, summary = model_folder(args.run, Path(tmp))
+        recipe = yaml.safe_load((args.run / "recipe.yaml").read_text())
+        summary.update(init=recipe["model"].get("init"), lr=recipe["optim"]["lr"], seed=recipe.get("seed"))
         if args.dest.exists():
             shutil.rmtree(args.dest)
         args.dest.mkdir(parents=True)
