@@ -223,24 +223,23 @@ def per_clip(clips, args) -> str:
         for x, m in zip(clips, mags):
             n = x.shape[-1]
             times = {"cspec": [], "cspec, torch kernels": [], "cspec, policy off": [], "librosa": []}
-            for _ in range(args.repeats):  # interleaved, so that a burst of other work hits all three alike
-                start = time.perf_counter()
-                y = reconstruct(m, "fgla", it, cfg, n, seed=args.seed)
-                times["cspec"].append(time.perf_counter() - start)
-                _fused.AVAILABLE = False  # the same thread policy with the loop's torch kernels
-                try:
-                    start = time.perf_counter()
-                    reconstruct(m, "fgla", it, cfg, n, seed=args.seed)
-                    times["cspec, torch kernels"].append(time.perf_counter() - start)
-                finally:
-                    _fused.AVAILABLE = True
-                old, _threads.SINGLE_THREAD_WORK = _threads.SINGLE_THREAD_WORK, 0  # torch's threads throughout
-                try:
-                    start = time.perf_counter()
-                    reconstruct(m, "fgla", it, cfg, n, seed=args.seed)
-                    times["cspec, policy off"].append(time.perf_counter() - start)
-                finally:
-                    _threads.SINGLE_THREAD_WORK = old
+            for _ in range(args.repeats):  # interleaved, so that a burst of other work hits all alike
+                # cspec as shipped; with the loop's torch kernels; with torch's threads throughout (no policy)
+                for key, module, attr, value in (("cspec", None, None, None),
+                                                 ("cspec, torch kernels", _fused, "AVAILABLE", False),
+                                                 ("cspec, policy off", _threads, "SINGLE_THREAD_WORK", 0)):
+                    old = getattr(module, attr) if module else None
+                    if module:
+                        setattr(module, attr, value)
+                    try:
+                        start = time.perf_counter()
+                        y_key = reconstruct(m, "fgla", it, cfg, n, seed=args.seed)
+                        times[key].append(time.perf_counter() - start)
+                    finally:
+                        if module:
+                            setattr(module, attr, old)
+                    if key == "cspec":
+                        y = y_key
                 start = time.perf_counter()
                 z = librosa.griffinlim(m.numpy(), n_iter=it, hop_length=128, n_fft=512, window="hann", length=n,
                                        momentum=0.99, random_state=args.seed)
