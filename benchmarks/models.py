@@ -22,16 +22,39 @@ import torch
 from _results import machine, write_section
 from torch.utils.flop_counter import FlopCounterMode
 
+from cspec.errors import ConfigError
 from cspec.models import build, get_model_class, list_models
 
 SECTION = "## Models"
 
 
+def _lstm_macs(module: torch.nn.LSTM, inputs) -> int:
+    """MACs of one ``nn.LSTM`` call: 4 gates x hidden x (layer input + hidden) per step, direction and layer (the
+    matrix products; ``FlopCounterMode`` does not see inside torch's fused LSTM kernel, while it counts GRUs)."""
+    x = inputs[0]
+    x = x.data if isinstance(x, torch.nn.utils.rnn.PackedSequence) else x
+    steps = x.shape[0] if x.dim() == 2 else x.shape[0] * x.shape[1]  # time x batch
+    dirs, h = 2 if module.bidirectional else 1, module.hidden_size
+    out = module.proj_size or h
+    total = 0
+    for layer in range(module.num_layers):
+        width = module.input_size if layer == 0 else out * dirs
+        total += dirs * steps * (4 * h * (width + out) + (h * out if module.proj_size else 0))
+    return total
+
+
 def macs_per_second(model, sr: int) -> float:
     x = torch.randn(1, sr)
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(x)
-    return counter.get_total_flops() / 2
+    lstm = [0]
+    hooks = [m.register_forward_hook(lambda mod, inp, _out: lstm.__setitem__(0, lstm[0] + _lstm_macs(mod, inp)))
+             for m in model.modules() if isinstance(m, torch.nn.LSTM)]
+    try:
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return counter.get_total_flops() / 2 + lstm[0]
 
 
 def timed(fn, repeats: int) -> float:
@@ -46,20 +69,30 @@ def timed(fn, repeats: int) -> float:
 
 def bench(name: str, args) -> dict:
     model = build(name).eval()
+    # a generative model: one network pass per call (its samplers take `steps` passes), trained on its own loss
+    generative = callable(getattr(model, "training_loss", None))
+    passes = 1
+    if generative:
+        try:
+            model.steps = 1
+        except ConfigError:  # a predictor-corrector sampler makes two passes a step
+            model.steps = passes = 2
     sr = model.sample_rate
     row = {"name": name, "params": model.n_parameters(trainable_only=False), "paper": model.paper_params, "sr": sr,
-           "causal": model.causal, "lookahead_ms": 1000 * model.lookahead() / sr if model.causal else None}
-    row["macs"] = macs_per_second(model, sr)
+           "causal": model.causal, "lookahead_ms": 1000 * model.lookahead() / sr if model.causal else None,
+           "per_pass": generative}
+    row["macs"] = macs_per_second(model, sr) / passes
     x = torch.randn(1, int(args.infer_seconds * sr))
     with torch.inference_mode():
-        row["rtf"] = timed(lambda: model(x), args.repeats) / args.infer_seconds
+        row["rtf"] = timed(lambda: model(x), args.repeats) / args.infer_seconds / passes
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     xb = torch.randn(args.batch, int(args.train_seconds * sr))
 
     def step():
         opt.zero_grad(set_to_none=True)
-        model(xb)["wave"].pow(2).mean().backward()
+        loss = model.training_loss(xb, 0.5 * xb)[0] if generative else model(xb)["wave"].pow(2).mean()
+        loss.backward()
         opt.step()
 
     row["train_s"] = timed(step, max(1, args.repeats // 2))
@@ -76,14 +109,16 @@ def tables(rows: list[dict], args) -> tuple[str, str]:
             f"Paper configuration of every registered model. MACs per second of audio counted by "
             f"`FlopCounterMode` (FLOPs / 2) on 1 s; RTF = inference seconds per second of audio "
             f"({args.infer_seconds:g} s clip, batch 1); train step = forward + backward + Adam on "
-            f"{args.batch} x {args.train_seconds:g} s.\n\n"
+            f"{args.batch} x {args.train_seconds:g} s. Generative models (*): MACs and RTF of one network pass "
+            f"(their samplers make `steps` passes), the train step on their own training loss.\n\n"
             "| model | rate | params | paper | GMACs/s | causal (look-ahead) | CPU RTF | train step (s) |\n"
             "|---|---:|---:|---:|---:|---|---:|---:|\n")
     body = ""
     for r in rows:
         paper = f"{r['paper']:g} M" if r["paper"] else "—"
         causal = f"yes ({r['lookahead_ms']:.1f} ms)" if r["causal"] else "no"
-        body += (f"| `{r['name']}` | {r['sr'] // 1000} kHz | {fmt_m(r['params'])} | {paper} | {r['macs'] / 1e9:.2f} "
+        star = " *" if r["per_pass"] else ""
+        body += (f"| `{r['name']}`{star} | {r['sr'] // 1000} kHz | {fmt_m(r['params'])} | {paper} | {r['macs'] / 1e9:.2f} "
                  f"| {causal} | {r['rtf']:.3f} | {r['train_s']:.2f} |\n")
     docs = ("| model | paper | paper's parameters | ours | difference |\n|---|---|---:|---:|---:|\n")
     for r in rows:
