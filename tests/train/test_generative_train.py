@@ -46,3 +46,27 @@ def test_a_recipe_loss_for_a_generative_model_is_refused(tiny, tmp_path, section
     raw = tiny(tmp_path / "run", model=GEN, **section)
     with pytest.raises(ConfigError, match="trains with its own objective"):
         prepare(load_recipe(raw))
+
+
+def test_the_bridge_starts_from_its_predictive_twin(tiny, tmp_path):
+    # model.init across the generative family: the twin computes net([y, y], t=1), the bridge's first pass from
+    # x_T = y at T = 1; with the twin's weights and the ODE sampler, the bridge's one-pass output is the twin's
+    from cspec.models import build, save
+
+    opts = GEN["options"]
+    torch.manual_seed(5)
+    twin = build("predictive", **opts)
+    save(twin, tmp_path / "twin")
+    raw = tiny(tmp_path / "run", model={"name": "sbridge", "options": dict(opts, sampler="ode")}, loss={})
+    raw.pop("loss")
+    raw["model"]["init"] = str(tmp_path / "twin")
+    bridge = prepare(load_recipe(raw)).model
+    assert all(torch.equal(v, twin.state_dict()[k]) for k, v in bridge.state_dict().items())
+    wave = torch.randn(1, 6000) * 0.1
+    bridge.steps = 1
+    with torch.no_grad():
+        assert torch.allclose(bridge(wave)["wave"], twin(wave)["wave"], atol=1e-6)
+    save(build("gtcrn", channels=4, hidden=4, n_dprnn=1), tmp_path / "other")
+    raw["model"]["init"] = str(tmp_path / "other")
+    with pytest.raises(ConfigError, match="model.init.*must be the same"):
+        prepare(load_recipe(raw))

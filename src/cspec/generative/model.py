@@ -58,6 +58,8 @@ class GenerativeEnhancer(SpeechModel):
     """
 
     passes_per_step: int = 1
+    #: models of one family may be initialised from each other's weights (``model.init``): one backbone interface
+    weight_family = "generative-enhancer"
     #: the only number of passes a one-pass model accepts (``None``: any multiple of ``passes_per_step``)
     fixed_steps: int | None = None
 

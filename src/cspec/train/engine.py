@@ -83,7 +83,9 @@ def _check_numbers(r: Recipe) -> None:
 
 
 def _initialise(model, source: str) -> None:
-    """Copy the weights of the model folder or bundled name ``source`` into ``model`` (same architecture)."""
+    """Copy the weights of the model folder or bundled name ``source`` into ``model``: the same architecture, or two
+    registered models that declare the same ``weight_family`` (the generative enhancers and their predictive twin
+    share one backbone, so a bridge can start from the twin) with the same tensors."""
     from cspec.infer.enhancer import resolve_model
 
     try:
@@ -91,7 +93,10 @@ def _initialise(model, source: str) -> None:
     except ConfigError as exc:
         raise ConfigError(f"recipe key 'model.init': {exc}") from None
     shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
-    if init.registry_name != model.registry_name or shapes(init) != shapes(model):
+    family = getattr(model, "weight_family", None)
+    kin = init.registry_name == model.registry_name or (family is not None
+                                                        and getattr(init, "weight_family", None) == family)
+    if not kin or shapes(init) != shapes(model):
         raise ConfigError(f"recipe key 'model.init': {source} is a {init.registry_name} with options "
                           f"{init.config}, the recipe builds {model.registry_name} with {model.config}; "
                           "they must be the same")
