@@ -88,3 +88,19 @@ def test_yaml_file_and_prepare_builds_everything(tiny, tmp_path):
     path.write_text("optim: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_recipe(path)
+
+
+def test_an_override_changes_one_path_of_a_yaml_alias(tiny, tmp_path):
+    # `valid: {sim: *sim}` is the same object as train's sim after yaml.load; an override of data.train.sim
+    # must leave the validation mixtures as the file says (it did not: both changed)
+    import yaml
+
+    raw = tiny(tmp_path / "run")
+    raw["data"]["train"]["sim"] = {"p_reverb": 0.1}
+    raw["data"]["valid"] = {"kind": "simulated", "seconds": 0.5, "sim": raw["data"]["train"]["sim"],
+                            "options": {"length": 2, "subset": "valid", "use_noise_files": False}}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.dump(raw, sort_keys=False))
+    assert "&id" in path.read_text()  # the file holds an anchor and an alias
+    r = load_recipe(path, ["data.train.sim.p_reverb=0.7"])
+    assert r.data.train.sim["p_reverb"] == 0.7 and r.data.valid.sim["p_reverb"] == 0.1

@@ -179,6 +179,15 @@ def apply_override(raw: dict, keys: list[str], value) -> None:
         node = node[key]
 
 
+def _unshare(value):
+    """A copy of nested dicts and lists in which no two paths share an object (``copy.deepcopy`` keeps sharing)."""
+    if isinstance(value, dict):
+        return {k: _unshare(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unshare(v) for v in value]
+    return value
+
+
 def load_recipe(path: str | os.PathLike | dict, overrides: Sequence[str] = ()) -> Recipe:
     """Read a YAML recipe (or take a dict), apply ``key=value`` overrides and return the checked recipe."""
     import copy
@@ -199,6 +208,7 @@ def load_recipe(path: str | os.PathLike | dict, overrides: Sequence[str] = ()) -
             raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe must be a mapping of sections (model, loss, data ...)")
+    raw = _unshare(raw)  # a YAML alias (*sim) is one object: an override of one path must not change the other
     for text in overrides:
         apply_override(raw, *parse_override(text))
     return recipe_from_dict(raw)
