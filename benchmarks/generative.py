@@ -7,7 +7,7 @@ number of network passes (issue #24).
         --max-pairs 15 --out benchmarks/RESULTS.md
 
 Every model runs through ``cspec.infer.Enhancer`` (``steps`` = network passes; the predictive twin always makes
-one) on one torch thread, one file at a time; RTF is enhancement time over audio time (metrics not included).
+one) on one torch thread, one file at a time (``NAME=PATH:sampler=ode`` runs a folder with another option); RTF is enhancement time over audio time (metrics not included).
 A sampler that cannot make a given number of passes exactly (e.g. SGMSE+'s PC sampler, 2 passes per step, at an
 odd count) gets a dash. The sentence dev set is ``recipes/read/dev_sentences.py``'s (first ``--max-pairs`` pairs).
 """
@@ -51,6 +51,26 @@ def load_pairs(found):
     return out
 
 
+def with_options(path: str, options: str):
+    """The model folder ``path`` with sampler options changed (``"sampler=ode,seed=3"``; values read as YAML)."""
+    import yaml
+
+    from cspec.models import build, load
+
+    model = load(path)
+    if not options:
+        return model
+    changed = dict(model.config)
+    for item in options.split(","):
+        key, _, value = item.partition("=")
+        if key not in changed:
+            sys.exit(f"generative: {model.name} has no option '{key}' (it has {', '.join(sorted(changed))})")
+        changed[key] = yaml.safe_load(value)
+    other = build(model.name, **changed)
+    other.load_state_dict(model.state_dict())
+    return other.eval()
+
+
 def run(model_path: str, steps: int, clips) -> tuple[dict, float] | None:
     """Mean metrics and RTF of one model at ``steps`` passes, or None when the sampler cannot make them."""
     import torch
@@ -58,9 +78,8 @@ def run(model_path: str, steps: int, clips) -> tuple[dict, float] | None:
     from cspec.errors import ConfigError
     from cspec.infer import Enhancer
     from cspec.metrics.evaluate import evaluate_clip
-    from cspec.models import load
 
-    model = load(model_path)
+    model = with_options(*model_path.partition(":")[::2])
     try:
         enh = Enhancer(model, steps=steps if hasattr(model, "steps") and model.name != "predictive" else None)
         enh.enhance(clips[0][1][:1600], 16000)  # warm-up; also refuses an impossible count
@@ -81,7 +100,8 @@ def run(model_path: str, steps: int, clips) -> tuple[dict, float] | None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", action="append", required=True, metavar="NAME=PATH", help="a model folder")
+    p.add_argument("--model", action="append", required=True, metavar="NAME=PATH[:KEY=VALUE,...]",
+                   help="a model folder, optionally with changed sampler options (e.g. sb-ode=RUN/model:sampler=ode)")
     p.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8, 30], help="network passes to try")
     p.add_argument("--sets", nargs="+", default=[f"dev={DATA / 'dev_pairs'}"], metavar="NAME=DIR",
                    help="dev sets (folders with clean/ and noisy/)")

@@ -2,7 +2,8 @@
 src/cspec/pretrained/generative/ with its number of network passes set, and write MODEL_CARD.md from the runs and
 the measured tables.
 
-    python recipes/generative/bundle.py --run runs/generative/flowse-b --steps 4 --twin runs/generative/predictive-b
+    python recipes/generative/bundle.py --run runs/generative/flowse-b --steps 4 --twin runs/generative/predictive-b \
+        [--set sampler=ode]
 
 The card quotes, verbatim, the sections of --results whose title starts with "Generative enhancement" (written by
 `benchmarks/generative.py`), so its numbers are the committed measurements. Each run's lineage of model.init
@@ -40,6 +41,10 @@ def stages(run: Path) -> list[dict]:
         init = recipe["model"].get("init") or ""
         init = Path(init) if not init or Path(init).is_absolute() else REPO / init
         run = None if not str(init) or init == Path() else init.parent if init.name == "model" else _run_of(init)
+        if str(init) and init != Path() and run is None and init.name.rsplit("-", 1)[-1].isdigit():
+            # a kept folder whose run is gone (another machine): its steps are in its name, the rest in the lineage
+            out.append({"run": init, "steps": int(init.name.rsplit("-", 1)[-1]), "lr": "see lineage",
+                        "seed": "—", "valid": {}, "init": "(run not on this machine)"})
     return out[::-1]
 
 
@@ -55,7 +60,7 @@ def history(runs: list[dict]) -> str:
     for s in runs:
         v = s["valid"]
         valid = (f"PESQ-WB {v['pesq_wb']:.3f}, SI-SDR {v['si_sdr']:.2f} dB" if "pesq_wb" in v else "—")
-        start = f"from `{s['init']}`" if s["init"] else "from scratch"
+        start = (s["init"] if s["init"].startswith("(") else f"from `{s['init']}`") if s["init"] else "from scratch"
         rows.append(f"| `{s['run'].relative_to(REPO) if s['run'].is_relative_to(REPO) else s['run']}` | {start} | "
                     f"{s['steps']} | {s['lr']} | {s['seed']} | {valid} |")
     return "\n".join(["| run | start | steps | lr | seed | simulated valid (10 clips, 4 s) |",
@@ -125,6 +130,8 @@ def main(argv=None) -> int:
     p.add_argument("--run", type=Path, required=True, help="the training run folder (with model/)")
     p.add_argument("--steps", type=int, required=True, help="network passes of the bundled model")
     p.add_argument("--twin", type=Path, help="the predictive twin's run folder")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="sampler options of the bundled model (e.g. sampler=ode)")
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     p.add_argument("--dest", type=Path, default=DEST)
     p.add_argument("--lineage", type=Path, default=Path(__file__).with_name("lineage.md"))
@@ -139,6 +146,11 @@ def main(argv=None) -> int:
     shutil.copy2(folder / "model.safetensors", args.dest / "model.safetensors")
     config = json.loads((folder / "config.json").read_text())
     config["config"]["steps"] = int(args.steps)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in config["config"]:
+            sys.exit(f"bundle: {config['name']} has no option '{key}'")
+        config["config"][key] = yaml.safe_load(value)
     (args.dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     model = load(args.dest).eval()
     lineage = args.lineage.read_text() if args.lineage.is_file() else ""
