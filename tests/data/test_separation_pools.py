@@ -166,3 +166,26 @@ def test_shared_pools_keep_test_speakers_out(tmp_path):
     tr, va = ({speaker_identity(s) for s in d.speech.speakers} for d in (train, valid))
     assert len(held) == 18 and not tr & held and not va & held and not tr & va
     assert "ljspeech" in held and "ljspeech" not in tr  # the old pool's LJSpeech is held out with speech_read's
+
+
+def test_partial_overlap_leaves_one_talker_alone(pools):
+    """``p_partial_overlap``: one talker (either) speaks on one span covering a share in ``overlap`` of the segment
+    and is silent elsewhere; its level is measured while it talks; the other talker is untouched."""
+    ds = sep(pools, weights=(0.0, 1.0), p_partial_overlap=1.0, overlap=(0.3, 0.6), level=(-30.0, -30.0),
+             relative_level=(0.0, 0.0), length=40)  # whole tone files: no gaps of their own
+    n, gated = int(0.25 * SR), []
+    for i in range(len(ds)):
+        targets = ds[i]["targets"].double().numpy()
+        spans = [np.flatnonzero(np.abs(t) > 0) for t in targets]
+        k = int(np.argmin([len(s) for s in spans]))
+        on = spans[k]
+        assert len(spans[1 - k]) > 0.95 * n  # the tones sound throughout
+        width = on[-1] - on[0] + 1  # one span (a tone has exact zeros of its own: every 160 samples at 150 Hz)
+        assert 0.3 * n - 2 <= width <= 0.6 * n + 2 and len(on) > 0.95 * width
+        talking = 10 * np.log10(np.mean(targets[k][on[0]:on[-1] + 1] ** 2))
+        assert talking == pytest.approx(-30.0, abs=0.05)
+        assert 10 * np.log10(np.mean(targets[1 - k] ** 2)) == pytest.approx(-30.0, abs=0.05)
+        gated.append(k)
+    assert set(gated) == {0, 1}
+    with pytest.raises(DataError, match="overlap"):
+        SimConfig(overlap=(0.0, 0.5))

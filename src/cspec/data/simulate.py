@@ -27,7 +27,9 @@ pools each drawn by its pool's weight), the first at a level drawn in ``level``,
 relative to it drawn in ``relative_level`` dB, summed; one target per source. With ``separation_snr`` noise is
 added as in WHAM! (Wichern et al., 2019, "WHAM!: Extending speech separation to noisy environments"), at an SNR
 drawn uniformly in that range; ``separation_snr_ref="loudest"`` measures it against the louder source as WHAM!
-does (its range there is -6 .. 3 dB), ``"sum"`` against the sum of the sources.
+does (its range there is -6 .. 3 dB), ``"sum"`` against the sum of the sources. With ``p_partial_overlap`` one
+talker speaks only on a span covering a share ``overlap`` of the segment (turn-taking, as SparseLibriMix of
+Cosentino et al. 2020), its level measured while it talks.
 """
 
 from __future__ import annotations
@@ -84,10 +86,12 @@ class SimConfig:
     separation_snr_ref: str = "sum"
     p_clean: float = 0.0  # share of enhancement items left without noise (1: clean speech, as phase retrieval needs)
     p_separation_noise: float = 1.0  # with separation_snr: the share of mixtures that get noise (the rest clean)
+    p_partial_overlap: float = 0.0  # separation: the share of mixtures in which one talker speaks only part of it
+    overlap: tuple[float, float] = (0.2, 0.8)  # ... the share of the segment that talker covers
 
     def __post_init__(self):
         for name in ("snr", "level", "gap", "rt60", "relative_level", "babble_talkers", "noise_speed",
-                     "noise_mix_level"):
+                     "noise_mix_level", "overlap"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise DataError(f"SimConfig.{name}: the range {lo} .. {hi} is reversed; give (low, high)")
@@ -106,8 +110,10 @@ class SimConfig:
             raise DataError(f"SimConfig.separation_snr_ref: 'sum' or 'loudest', got {self.separation_snr_ref!r}")
         if self.separation_snr is not None and self.separation_snr[0] > self.separation_snr[1]:
             raise DataError(f"SimConfig.separation_snr: the range {self.separation_snr} is reversed; give (low, high)")
+        if not 0.0 < self.overlap[0] <= self.overlap[1] <= 1.0:
+            raise DataError(f"SimConfig.overlap: shares within (0, 1], got {self.overlap}")
         for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit,
-                  self.p_separation_noise, self.p_clean):
+                  self.p_separation_noise, self.p_clean, self.p_partial_overlap):
             if not 0.0 <= p <= 1.0:
                 raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
 
@@ -154,6 +160,27 @@ def _utterance(speech: SpeechPool, speaker: str, n: int, rng, cfg: SimConfig) ->
         if rms_db(x) > _SILENT_DB:
             return x
     raise DataError(f"speaker '{speaker}': ten utterances in a row were silent; check the speech files")
+
+
+def _partial(x: np.ndarray, rng, share: tuple[float, float], sr: int) -> tuple[np.ndarray, slice]:
+    """``x`` kept on one span covering a share of it drawn in ``share`` (20 ms raised-cosine edges), silent elsewhere:
+    the turn-taking of conversation (sparse overlap, as SparseLibriMix), so that a separator also learns to keep a
+    lone talker in one output. Also the span; it is redrawn (up to ten times) until the talker is heard in it."""
+    n, ramp = len(x), min(int(0.02 * sr), len(x) // 4)
+    for _ in range(10):
+        m = max(2 * ramp + 1, int(round(rng.uniform(*share) * n)))
+        start = int(rng.integers(0, n - m + 1))
+        if rms_db(x[start:start + m]) > _SILENT_DB:
+            break
+    else:
+        return x, slice(None)
+    gate = np.zeros(n)
+    gate[start:start + m] = 1.0
+    if ramp:
+        edge = 0.5 - 0.5 * np.cos(np.pi * (np.arange(ramp) + 0.5) / ramp)
+        gate[start:start + ramp] = edge
+        gate[start + m - ramp:start + m] = edge[::-1]
+    return x * gate, slice(start, start + m)
 
 
 def _noise(n: int, rng, cfg: SimConfig, noise: NoisePool | None, speech: SpeechPool,
@@ -262,12 +289,17 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
     sr = speech.sr
     speakers = tuple(speech.draw_distinct(rng, n_src, cfg.speech_kinds))
     dry = [_utterance(speech, s, n, rng, cfg) for s in speakers]
+    # the coin is drawn only when it can fail, so that every earlier set stays the same with p = 0
+    active = [slice(None)] * n_src
+    if cfg.p_partial_overlap > 0 and rng.random() < cfg.p_partial_overlap:
+        k = int(rng.integers(n_src))
+        dry[k], active[k] = _partial(dry[k], rng, cfg.overlap, sr)
     wet, targets, rt60 = _reverb(dry, rng, cfg, sr)
     first = float(rng.uniform(*cfg.level))
     levels = [first] + [first + float(rng.uniform(*cfg.relative_level)) for _ in range(n_src - 1)]
-    scaled = [set_level(t, lv) for t, lv in zip(targets, levels)]
-    targets = [t for t, _ in scaled]
-    wet = [w * g for w, (_, g) in zip(wet, scaled)]
+    gains = [10 ** ((lv - rms_db(t[a])) / 20) for t, lv, a in zip(targets, levels, active)]  # level while talking
+    targets = [t * g for t, g in zip(targets, gains)]
+    wet = [w * g for w, g in zip(wet, gains)]
     mixture = np.sum(wet, axis=0)
     out = {"speakers": ";".join(speakers), "levels_db": np.array(levels), "rt60": rt60}
     # the coin is drawn only when it can fail, so that p_separation_noise = 1 keeps every earlier set the same
