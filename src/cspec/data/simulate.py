@@ -27,9 +27,10 @@ pools each drawn by its pool's weight), the first at a level drawn in ``level``,
 relative to it drawn in ``relative_level`` dB, summed; one target per source. With ``separation_snr`` noise is
 added as in WHAM! (Wichern et al., 2019, "WHAM!: Extending speech separation to noisy environments"), at an SNR
 drawn uniformly in that range; ``separation_snr_ref="loudest"`` measures it against the louder source as WHAM!
-does (its range there is -6 .. 3 dB), ``"sum"`` against the sum of the sources. With ``p_partial_overlap`` one
+does (its range there is -6 .. 3 dB), ``"sum"`` against the sum of the sources. With ``p_partial_overlap`` a
 talker speaks only on a span covering a share ``overlap`` of the segment (turn-taking, as SparseLibriMix of
-Cosentino et al. 2020), its level measured while it talks.
+Cosentino et al. 2020), its level measured while it talks; each talker on its own coin, so that the mixtures
+include partial overlap, talkers in sequence and stretches of one talker alone.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ class SimConfig:
     separation_snr_ref: str = "sum"
     p_clean: float = 0.0  # share of enhancement items left without noise (1: clean speech, as phase retrieval needs)
     p_separation_noise: float = 1.0  # with separation_snr: the share of mixtures that get noise (the rest clean)
-    p_partial_overlap: float = 0.0  # separation: the share of mixtures in which one talker speaks only part of it
-    overlap: tuple[float, float] = (0.2, 0.8)  # ... the share of the segment that talker covers
+    p_partial_overlap: float = 0.0  # separation: the chance of each talker to speak on one span only
+    overlap: tuple[float, float] = (0.2, 0.8)  # ... the share of the segment that span covers
 
     def __post_init__(self):
         for name in ("snr", "level", "gap", "rt60", "relative_level", "babble_talkers", "noise_speed",
@@ -291,9 +292,9 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
     dry = [_utterance(speech, s, n, rng, cfg) for s in speakers]
     # the coin is drawn only when it can fail, so that every earlier set stays the same with p = 0
     active = [slice(None)] * n_src
-    if cfg.p_partial_overlap > 0 and rng.random() < cfg.p_partial_overlap:
-        k = int(rng.integers(n_src))
-        dry[k], active[k] = _partial(dry[k], rng, cfg.overlap, sr)
+    for k in range(n_src):  # each talker on its own coin: overlap in part, turns in sequence, or all at once
+        if cfg.p_partial_overlap > 0 and rng.random() < cfg.p_partial_overlap:
+            dry[k], active[k] = _partial(dry[k], rng, cfg.overlap, sr)
     wet, targets, rt60 = _reverb(dry, rng, cfg, sr)
     first = float(rng.uniform(*cfg.level))
     levels = [first] + [first + float(rng.uniform(*cfg.relative_level)) for _ in range(n_src - 1)]
