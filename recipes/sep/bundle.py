@@ -90,8 +90,13 @@ def training_text(s: dict, stopped: str) -> str:
              f"Adam {s['lr']:g}")
     if not s.get("init"):
         return f"`recipes/sep/sep2.yaml`: {stage}"
-    return (f"`recipes/sep/sep2.yaml`: 10000 steps of 4 mixtures of 3 s, Adam 0.001; then continued from those "
-            f"weights (`model.init` = {s['init']}) for {stage}, seed {s['seed']}")
+    turns = (f", with turn-taking mixtures (each talker on one span with probability {s['partial']:g})"
+             if s.get("partial") else "")
+    if s["init"] in ("sep2", "runs/sep/sep2/model"):
+        first = "`recipes/sep/sep2.yaml`: 10000 steps of 4 mixtures of 3 s, Adam 0.001; then continued from those weights"
+    else:  # a continuation of a continuation: the stages are rows of the lineage table and of rebuild.sh
+        first = "`recipes/sep/sep2.yaml` and its continuations (the lineage table below; `recipes/sep/rebuild.sh`)"
+    return f"{first} (`model.init` = {s['init']}) for {stage}{turns}, seed {s['seed']}"
 
 
 def card(model, summary: dict, half_diff: float, onnx_diff: float, tables: list[str], lineage: str) -> str:
@@ -166,7 +171,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder, summary = model_folder(args.run, Path(tmp))
         recipe = yaml.safe_load((args.run / "recipe.yaml").read_text())
-        summary.update(init=recipe["model"].get("init"), lr=recipe["optim"]["lr"], seed=recipe.get("seed"))
+        summary.update(init=recipe["model"].get("init"), lr=recipe["optim"]["lr"], seed=recipe.get("seed"),
+                       partial=(recipe["data"]["train"].get("sim") or {}).get("p_partial_overlap", 0.0))
         if args.dest.exists():
             shutil.rmtree(args.dest)
         args.dest.mkdir(parents=True)
