@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Rebuild the bundled generative enhancer `generative` (issue #24) from scratch, on the CPU, in one command:
 #   CSPEC_DATA=../shared/data bash recipes/generative/rebuild.sh
-# Steps (times on the 2-core development machine, the two trainings side by side on one thread each):
+# Steps (times on the 2-core development machine, two trainings side by side on one thread each):
 #   1. the Opus decode cache of speech_read; Debian's sound packages as noise; the sentence dev set
-#   2. FlowSE and its predictive twin: 800 steps each from scratch (about 2 h at 8 s a step with both running),
-#      then FlowSE 800 more from its weights at lr 3e-4 (about 40 min at 2.8 s a step); the twin stays at 800
-#   3. benchmarks/generative.py: both models at 1, 2, 4, 8 and 30 passes on 6 dev pairs and 6 sentence pairs
-#   4. recipes/generative/bundle.py: FlowSE at 2 passes (its best on both sets) into src/cspec/pretrained/generative/ with its card
+#   2. FlowSE and the predictive twin: 800 steps each from scratch (about 2 h at 8 s a step with both running)
+#   3. side by side, each 800 more steps at lr 3e-4 (about 25-30 min at 1.8-2.8 s a step):
+#      the twin from its weights (1600 in all); the Schrodinger bridge from the twin's 800-step weights (the twin's
+#      pass net([y, y], t=1) is the bridge's first, so 800 + 800 steps: the twin's budget); then FlowSE from its
+#      weights (1600 in all, about 40 min), for the table
+#   4. benchmarks/generative.py: the three at 1, 2, 4, 8 and 30 passes on 6 dev pairs and 6 sentence pairs
+#   5. recipes/generative/bundle.py: the bridge at 2 passes (SDE sampler) into src/cspec/pretrained/generative/
 # The trainings resume (cspec train --resume) when the script is run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,9 +28,15 @@ for m in flowse predictive; do
   "$CSPEC" train "recipes/generative/$m.yaml" --resume &
 done
 wait
-"$CSPEC" train recipes/generative/flowse.yaml model.init=runs/generative/flowse/model trainer.max_steps=800 \
-  optim.lr=0.0003 schedule.warmup_steps=50 seed=25 --out runs/generative/flowse-b --resume
+MORE="trainer.max_steps=800 optim.lr=0.0003 schedule.warmup_steps=50 seed=25"
+"$CSPEC" train recipes/generative/predictive.yaml model.init=runs/generative/predictive/model $MORE \
+  --out runs/generative/predictive-b --resume &
+"$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/predictive/model $MORE \
+  --out runs/generative/sbridge-w --resume &
+wait
+"$CSPEC" train recipes/generative/flowse.yaml model.init=runs/generative/flowse/model $MORE \
+  --out runs/generative/flowse-b --resume
 "$PY" benchmarks/generative.py --model flowse=runs/generative/flowse-b/model \
-  --model predictive=runs/generative/predictive/model --steps 1 2 4 8 30 \
-  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 6 --out benchmarks/RESULTS.md
-"$PY" recipes/generative/bundle.py --run runs/generative/flowse-b --steps 2 --twin runs/generative/predictive
+  --model sbridge=runs/generative/sbridge-w/model --model predictive=runs/generative/predictive-b/model \
+  --steps 1 2 4 8 30 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 6 --out benchmarks/RESULTS.md
+"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-w --steps 2 --twin runs/generative/predictive-b
