@@ -53,19 +53,19 @@ def load_pairs(found):
 
 def with_options(path: str, options: str):
     """The model folder ``path`` with sampler options changed (``"sampler=ode,seed=3"``; values read as YAML)."""
-    import yaml
-
     from cspec.models import build, load
+    from cspec.train.recipe import parse_override
 
     model = load(path)
     if not options:
         return model
     changed = dict(model.config)
     for item in options.split(","):
-        key, _, value = item.partition("=")
-        if key not in changed:
-            sys.exit(f"generative: {model.name} has no option '{key}' (it has {', '.join(sorted(changed))})")
-        changed[key] = yaml.safe_load(value)
+        (key, *deeper), value = parse_override(item)
+        if deeper or key not in changed:
+            sys.exit(f"generative: {model.name} has no option '{item.partition('=')[0]}' "
+                     f"(it has {', '.join(sorted(changed))})")
+        changed[key] = value
     other = build(model.name, **changed)
     other.load_state_dict(model.state_dict())
     return other.eval()

@@ -2,8 +2,7 @@
 src/cspec/pretrained/generative/ with its number of network passes set, and write MODEL_CARD.md from the runs and
 the measured tables.
 
-    python recipes/generative/bundle.py --run runs/generative/flowse-b --steps 4 --twin runs/generative/predictive-b \
-        [--set sampler=ode]
+    python recipes/generative/bundle.py --run runs/generative/sbridge-w --steps 2 --twin runs/generative/predictive-b
 
 The card quotes, verbatim, the sections of --results whose title starts with "Generative enhancement" (written by
 `benchmarks/generative.py`), so its numbers are the committed measurements. Each run's lineage of model.init
@@ -134,8 +133,6 @@ def main(argv=None) -> int:
     p.add_argument("--run", type=Path, required=True, help="the training run folder (with model/)")
     p.add_argument("--steps", type=int, required=True, help="network passes of the bundled model")
     p.add_argument("--twin", type=Path, help="the predictive twin's run folder")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="sampler options of the bundled model (e.g. sampler=ode)")
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     p.add_argument("--dest", type=Path, default=DEST)
     p.add_argument("--lineage", type=Path, default=Path(__file__).with_name("lineage.md"))
@@ -150,11 +147,6 @@ def main(argv=None) -> int:
     shutil.copy2(folder / "model.safetensors", args.dest / "model.safetensors")
     config = json.loads((folder / "config.json").read_text())
     config["config"]["steps"] = int(args.steps)
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in config["config"]:
-            sys.exit(f"bundle: {config['name']} has no option '{key}'")
-        config["config"][key] = yaml.safe_load(value)
     (args.dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     model = load(args.dest).eval()
     lineage = args.lineage.read_text() if args.lineage.is_file() else ""

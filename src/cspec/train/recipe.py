@@ -190,12 +190,10 @@ def _unshare(value):
 
 def load_recipe(path: str | os.PathLike | dict, overrides: Sequence[str] = ()) -> Recipe:
     """Read a YAML recipe (or take a dict), apply ``key=value`` overrides and return the checked recipe."""
-    import copy
-
     import yaml
 
     if isinstance(path, dict):
-        raw = copy.deepcopy(path)
+        raw = path  # copied below
     else:
         file = Path(path)
         if not file.is_file():
@@ -208,7 +206,9 @@ def load_recipe(path: str | os.PathLike | dict, overrides: Sequence[str] = ()) -
             raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a recipe must be a mapping of sections (model, loss, data ...)")
-    raw = _unshare(raw)  # a YAML alias (*sim) is one object: an override of one path must not change the other
+    # a copy, never the caller's dict; and a YAML alias (*sim) is one object: an override of one path must not
+    # change the other, which copy.deepcopy would keep shared
+    raw = _unshare(raw)
     for text in overrides:
         apply_override(raw, *parse_override(text))
     return recipe_from_dict(raw)
