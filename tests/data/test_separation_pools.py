@@ -184,3 +184,23 @@ def test_partial_overlap_lets_each_talker_speak_on_one_span(pools):
     assert 20 <= sum(whole) <= 60  # of 80 talkers, about half
     with pytest.raises(DataError, match="overlap"):
         SimConfig(overlap=(0.0, 0.5))
+
+
+def test_single_talker_mixtures_leave_the_other_target_silent(pools):
+    """``p_single``: one talker alone at the first level, the other target all zeros, the mixture that talker;
+    p = 0.3 of 60 mixtures gives about 18 such mixtures, and p = 0 draws the same mixtures as before the option."""
+    cfg = dict(weights=(0.0, 1.0), level=(-30.0, -30.0), relative_level=(3.0, 3.0), length=60)
+    for item in sep(pools, p_single=1.0, **cfg):
+        t = item["targets"].double().numpy()
+        silent = [k for k in range(2) if not np.any(t[k])]
+        assert len(silent) == 1
+        talker = t[1 - silent[0]]
+        assert 10 * np.log10(np.mean(talker ** 2)) == pytest.approx(-30.0, abs=0.05)
+        np.testing.assert_allclose(item["mixture"].double().numpy(), talker, atol=1e-6)
+    singles = sum(not np.all(np.any(item["targets"].numpy(), axis=-1)) for item in sep(pools, p_single=0.3, **cfg))
+    assert 8 <= singles <= 30
+    before, after = sep(pools, **cfg), sep(pools, p_single=0.0, **cfg)
+    for i in (0, 7):
+        torch.testing.assert_close(before[i]["mixture"], after[i]["mixture"], rtol=0, atol=0)
+    with pytest.raises(DataError, match="probabilities"):
+        SimConfig(p_single=1.5)

@@ -30,7 +30,10 @@ drawn uniformly in that range; ``separation_snr_ref="loudest"`` measures it agai
 does (its range there is -6 .. 3 dB), ``"sum"`` against the sum of the sources. With ``p_partial_overlap`` a
 talker speaks only on a span covering a share ``overlap`` of the segment (turn-taking, as SparseLibriMix of
 Cosentino et al. 2020), its level measured while it talks; each talker on its own coin, so that the mixtures
-include partial overlap, talkers in sequence and stretches of one talker alone.
+include partial overlap, talkers in sequence and stretches of one talker alone. With ``p_single`` a mixture holds
+one talker only and the other targets are silent (zeros), as the mixtures of MixIT and FUSS with fewer sources than
+outputs (Wisdom et al. 2020, 2021): a separator must then leave one output empty instead of spreading the talker
+over both, which is what keeps the speakers in their outputs across the chunks of a long file with turns.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ class SimConfig:
     p_separation_noise: float = 1.0  # with separation_snr: the share of mixtures that get noise (the rest clean)
     p_partial_overlap: float = 0.0  # separation: the chance of each talker to speak on one span only
     overlap: tuple[float, float] = (0.2, 0.8)  # ... the share of the segment that span covers
+    p_single: float = 0.0  # separation: the chance that one talker speaks alone (the other targets silent)
 
     def __post_init__(self):
         for name in ("snr", "level", "gap", "rt60", "relative_level", "babble_talkers", "noise_speed",
@@ -114,7 +118,7 @@ class SimConfig:
         if not 0.0 < self.overlap[0] <= self.overlap[1] <= 1.0:
             raise DataError(f"SimConfig.overlap: shares within (0, 1], got {self.overlap}")
         for p in (self.p_eq, self.p_noise_speed, self.p_noise_mix, self.p_reverb, self.p_bandlimit,
-                  self.p_separation_noise, self.p_clean, self.p_partial_overlap):
+                  self.p_separation_noise, self.p_clean, self.p_partial_overlap, self.p_single):
             if not 0.0 <= p <= 1.0:
                 raise DataError(f"SimConfig: probabilities must lie in [0, 1], got {p}")
 
@@ -295,10 +299,16 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
     for k in range(n_src):  # each talker on its own coin: overlap in part, turns in sequence, or all at once
         if cfg.p_partial_overlap > 0 and rng.random() < cfg.p_partial_overlap:
             dry[k], active[k] = _partial(dry[k], rng, cfg.overlap, sr)
+    # one talker alone: the others silent, their targets zeros (drawn only when it can happen, as above)
+    alone = int(rng.integers(n_src)) if cfg.p_single > 0 and rng.random() < cfg.p_single else None
     wet, targets, rt60 = _reverb(dry, rng, cfg, sr)
     first = float(rng.uniform(*cfg.level))
     levels = [first] + [first + float(rng.uniform(*cfg.relative_level)) for _ in range(n_src - 1)]
     gains = [10 ** ((lv - rms_db(t[a])) / 20) for t, lv, a in zip(targets, levels, active)]  # level while talking
+    if alone is not None:
+        gains = [10 ** ((first - rms_db(t[a])) / 20) if k == alone else 0.0
+                 for k, (t, a) in enumerate(zip(targets, active))]
+        levels = [lv if k == alone else -np.inf for k, lv in enumerate(levels)]
     targets = [t * g for t, g in zip(targets, gains)]
     wet = [w * g for w, g in zip(wet, gains)]
     mixture = np.sum(wet, axis=0)

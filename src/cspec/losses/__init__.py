@@ -34,17 +34,20 @@ from cspec.losses.waveform import (
     SDSDRLoss,
     SISDRLoss,
     SNRLoss,
+    ThresholdedSISDRLoss,
     WeightedSDRLoss,
     pairwise,
     sd_sdr,
     si_sdr,
     snr,
+    thresholded_si_sdr,
     weighted_sdr,
 )
 
 __all__ = [
     "build", "list_losses", "register", "FunctionLoss",
     "si_sdr", "snr", "sd_sdr", "weighted_sdr", "pairwise", "SISDRLoss", "SNRLoss", "SDSDRLoss", "WeightedSDRLoss",
+    "thresholded_si_sdr", "ThresholdedSISDRLoss",
     "complex_mse", "compressed_magnitude_mse", "compressed_spectral_loss", "stft_consistency", "PWG_RESOLUTIONS",
     "ComplexMSELoss", "CompressedSpectralLoss", "ConsistencyLoss", "MultiResolutionSTFTLoss",
     "phase_terms", "anti_wrapping_phase_loss", "AntiWrappingPhaseLoss",

@@ -17,7 +17,8 @@ from cspec.losses import adversarial as adv
 from cspec.losses.phase import AntiWrappingPhaseLoss
 from cspec.losses.pit import PITLoss
 from cspec.losses.spectral import ComplexMSELoss, CompressedSpectralLoss, ConsistencyLoss, MultiResolutionSTFTLoss
-from cspec.losses.waveform import SDSDRLoss, SISDRLoss, SNRLoss, WaveformL1Loss, WeightedSDRLoss
+from cspec.losses.waveform import (SDSDRLoss, SISDRLoss, SNRLoss, ThresholdedSISDRLoss, WaveformL1Loss,
+                                   WeightedSDRLoss)
 
 __all__ = ["build", "list_losses", "register", "FunctionLoss"]
 
@@ -48,6 +49,7 @@ _REGISTRY: dict[str, object] = {
     "snr": SNRLoss,
     "sd_sdr": SDSDRLoss,
     "weighted_sdr": WeightedSDRLoss,
+    "thresholded_si_sdr": ThresholdedSISDRLoss,
     "waveform_l1": WaveformL1Loss,
     "complex_mse": ComplexMSELoss,
     "compressed_spectral": CompressedSpectralLoss,

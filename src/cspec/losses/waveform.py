@@ -1,4 +1,5 @@
-"""Waveform-domain training objectives: SI-SDR, SNR, SD-SDR, the weighted SDR of DCUNet and the L1 time loss.
+"""Waveform-domain training objectives: SI-SDR, SNR, SD-SDR, the weighted SDR of DCUNet, the L1 time loss, and the
+soft-thresholded SI-SDR of MixIT/FUSS that stays defined for silent references.
 
 The functions return the ratio in dB (higher is better) per item, differentiably, for waveforms
 ``(..., samples)`` whose leading shapes broadcast (so ``est[:, :, None]`` against ``ref[:, None, :]`` gives a
@@ -18,8 +19,8 @@ from cspec.errors import ConfigError
 from cspec.losses._common import check_reduction, check_waves, reduce
 
 __all__ = [
-    "si_sdr", "snr", "sd_sdr", "weighted_sdr", "waveform_l1", "pairwise",
-    "SISDRLoss", "SNRLoss", "SDSDRLoss", "WeightedSDRLoss", "WaveformL1Loss",
+    "si_sdr", "snr", "sd_sdr", "weighted_sdr", "waveform_l1", "thresholded_si_sdr", "pairwise",
+    "SISDRLoss", "SNRLoss", "SDSDRLoss", "WeightedSDRLoss", "WaveformL1Loss", "ThresholdedSISDRLoss",
 ]
 
 
@@ -121,6 +122,36 @@ def waveform_l1(est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor | None =
     return err * scale
 
 
+def thresholded_si_sdr(est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor, snr_max: float = 30.0,
+                       zero_mean: bool = True, silence: float = 1e-8, eps: float | None = None) -> torch.Tensor:
+    """SI-SDR with a soft threshold that is defined for silent references too, in dB (higher is better).
+
+    The soft threshold of MixIT (Wisdom, Tzinis, Erdogan, Weiss, Wilson & Hershey 2020, NeurIPS, eq. 4) and of
+    the FUSS baseline (Wisdom et al. 2021, ICASSP), which trains separators on mixtures with fewer sources than
+    outputs, ``tau = 10^(-snr_max / 10)``:
+
+        active reference:   10 log10( ||alpha ref||^2 / (||alpha ref - est||^2 + tau ||alpha ref||^2) )
+        silent reference:   10 log10( ||mix||^2 / (||est||^2 + tau ||mix||^2) )
+
+    with SI-SDR's ``alpha = <est, ref> / ||ref||^2``. A reference is silent when its energy is at most ``silence``
+    times the mixture's. Both reach ``snr_max`` for a perfect estimate (a silent output for a silent reference);
+    an active one is SI-SDR capped softly at ``snr_max``; a silent one rewards an output below the mixture
+    (0 dB when it copies the mixture). ``mix`` broadcasts against the references (one mixture per item).
+    """
+    check_waves(est, ref, "thresholded_si_sdr")
+    e = _eps(est, eps)
+    tau = 10.0 ** (-float(snr_max) / 10.0)
+    est, ref = _centre(est, ref, zero_mean)
+    mix = mix - mix.mean(-1, keepdim=True) if zero_mean else mix
+    alpha = ((est * ref).sum(-1, keepdim=True) + e) / (ref.square().sum(-1, keepdim=True) + e)
+    target = alpha * ref
+    power = target.square().sum(-1)
+    active = _db(power, (target - est).square().sum(-1) + tau * power, e)
+    mix_power = mix.square().sum(-1)
+    silent = _db(mix_power, est.square().sum(-1) + tau * mix_power, e)
+    return torch.where(ref.square().sum(-1) > silence * mix_power, active, silent)
+
+
 def pairwise(fn, est: torch.Tensor, ref: torch.Tensor, **kwargs) -> torch.Tensor:
     """Pairwise matrix ``M[b, i, j] = fn(est[b, i], ref[b, j])`` for ``(batch, n_src, samples)`` inputs.
 
@@ -167,6 +198,32 @@ class SDSDRLoss(_RatioLoss):
     """Negative SD-SDR in dB (Le Roux et al. 2019)."""
 
     _fn = staticmethod(sd_sdr)
+
+
+class ThresholdedSISDRLoss(nn.Module):
+    """Negative :func:`thresholded_si_sdr`: ``forward(est, ref, mix)``; ``pairwise(est, ref, mix)`` for PIT (the
+    training objective passes the mixture). For separators trained on mixtures where a talker may be silent."""
+
+    def __init__(self, snr_max: float = 30.0, zero_mean: bool = True, silence: float = 1e-8,
+                 eps: float | None = None, reduction: str = "mean") -> None:
+        super().__init__()
+        if not float(snr_max) > 0:
+            raise ConfigError(f"thresholded_si_sdr: snr_max must be > 0 dB, got {snr_max}")
+        self.snr_max, self.zero_mean, self.silence, self.eps = float(snr_max), zero_mean, float(silence), eps
+        self.reduction = check_reduction(reduction)
+
+    def _ratio(self, est, ref, mix):
+        return thresholded_si_sdr(est, ref, mix, self.snr_max, self.zero_mean, self.silence, self.eps)
+
+    def forward(self, est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        return reduce(-self._ratio(est, ref, mix), self.reduction)
+
+    def pairwise(self, est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        """``L[b, i, j] = -ratio(est[b, i], ref[b, j], mix[b])`` for ``(batch, n_src, samples)`` and ``mix (batch, samples)``."""
+        if est.dim() != 3 or mix.shape != (est.shape[0], est.shape[-1]):
+            raise ConfigError(f"thresholded_si_sdr.pairwise: estimates (batch, n_src, samples) and a mixture "
+                              f"(batch, samples), got {tuple(est.shape)} and {tuple(mix.shape)}")
+        return -pairwise(self._ratio, est, ref, mix=mix[:, None, None, :])
 
 
 class WeightedSDRLoss(nn.Module):

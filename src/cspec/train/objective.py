@@ -5,7 +5,7 @@ what it compares:
 
 * waveform losses (``si_sdr``, ``snr``, ``sd_sdr``, ``multi_resolution_stft`` and losses registered by users):
   ``(estimate, reference)`` waveforms; ``weighted_sdr`` also gets the mixture, and so does ``waveform_l1`` with
-  ``mixture_rms: true`` (enhancement models);
+  ``mixture_rms: true`` (enhancement models), and ``thresholded_si_sdr`` (separation, also under PIT);
 * spectral losses (``complex_mse``, ``compressed_spectral``, ``phase``): the complex STFTs of both waveforms
   with the recipe's ``stft`` preset (the model's own by default);
 * ``consistency``: the model's output spectrum ``out["spec"]``.
@@ -31,6 +31,7 @@ __all__ = ["Objective", "loss_stft"]
 _SPECTRAL = {"complex_mse", "compressed_spectral", "phase"}
 _ADVERSARIAL = {"lsgan_generator", "lsgan_discriminator", "hinge_generator", "hinge_discriminator",
                 "feature_matching", "metricgan_generator", "metricgan_discriminator", "pit"}
+_WITH_MIXTURE = {"thresholded_si_sdr"}  # waveform losses that also take the mixture, under PIT too
 
 
 def loss_stft(preset: str | None, model) -> STFTConfig:
@@ -96,7 +97,9 @@ class Objective(nn.Module):
         values, total = {}, est.new_zeros(())
         for i, (name, weight, term) in enumerate(zip(self.names, self.weights, self.terms)):
             if i == 0 and self.pit:
-                value, perm = term(est if est.dim() == 3 else est[:, None], ref if ref.dim() == 3 else ref[:, None])
+                extra = {"mix": mix.reshape(est.shape[0], -1)} if name in _WITH_MIXTURE else {}
+                value, perm = term(est if est.dim() == 3 else est[:, None], ref if ref.dim() == 3 else ref[:, None],
+                                   **extra)
                 if est.dim() == 3:
                     est = reorder(est, perm)
             else:
@@ -116,6 +119,10 @@ class Objective(nn.Module):
         if name == "waveform_l1" and term.mixture_rms:
             if est.shape != mix.shape:
                 raise ConfigError("waveform_l1 with mixture_rms needs one estimate per mixture (enhancement models)")
+            return term(est, ref, mix)
+        if name in _WITH_MIXTURE:
+            if est.shape[0] != mix.shape[0]:  # sources flattened into the batch: one mixture per source
+                mix = mix.repeat_interleave(est.shape[0] // mix.shape[0], dim=0)
             return term(est, ref, mix)
         if name == "consistency":
             if "spec" not in out:
