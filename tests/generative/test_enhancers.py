@@ -108,3 +108,31 @@ def test_compact_ncsnpp_backbone():
     assert model(noisy)["wave"].shape == noisy.shape
     loss, _ = build("sbridge", backbone="ncsnpp_compact").training_loss(noisy, clean)
     assert torch.isfinite(loss)
+
+
+def test_crp_trains_through_the_few_step_sampler(tiny, counting):
+    """``crp_steps`` (Lay et al. 2023's second stage): one training loss runs the n-pass sampler with gradients; the
+    differentiable trajectory equals the sampler's output, and the loss is the data loss of that output."""
+    from cspec.generative import SchrodingerBridgeVE, bridge_sample, bridge_trajectory, data_prediction_loss
+
+    net = counting(tiny())
+    model = build("sbridge", backbone=net, crp_steps=3, sampler="ode")
+    noisy, clean = _wave(3000)
+    loss, terms = model.training_loss(noisy, clean)
+    assert net.calls == 3
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    process = SchrodingerBridgeVE().copy(N=3)
+    y = torch.randn(2, 8, 8, dtype=torch.complex64, generator=torch.Generator().manual_seed(1))
+    w = torch.tensor(0.5, requires_grad=True)
+    fn = lambda x, y_, t: w * y_ + 0.1 * x  # noqa: E731  a differentiable stand-in for the network
+    for sampler in ("sde", "ode"):
+        a, _ = bridge_sample(process, fn, y, sampler, torch.Generator().manual_seed(2))
+        b, _ = bridge_trajectory(process, fn, y, sampler, torch.Generator().manual_seed(2))
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+        assert not a.requires_grad and b.requires_grad
+    value, _ = data_prediction_loss(b, torch.zeros_like(y))
+    value.backward()
+    assert w.grad is not None and w.grad != 0
+    with pytest.raises(ConfigError, match="crp_steps"):
+        build("sbridge", backbone=tiny(), crp_steps=-1)

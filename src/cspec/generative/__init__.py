@@ -15,7 +15,8 @@ Every process shares one small interface (:class:`Process`: ``T``, ``N``, ``sde`
 """
 
 from cspec.generative.base import Process, Registry
-from cspec.generative.bridge import BRIDGE_SAMPLERS, SchrodingerBridgeVE, bridge_sample, data_prediction_loss
+from cspec.generative.bridge import (BRIDGE_SAMPLERS, SchrodingerBridgeVE, bridge_sample, bridge_trajectory,
+                                     data_prediction_loss)
 from cspec.generative.flow import FLOW_SOLVERS, ConditionalFlow, flow_matching_loss, flow_sample
 from cspec.generative.samplers import CORRECTORS, PREDICTORS, pc_passes_per_step, pc_sample
 from cspec.generative.sde import OUVESDE, score_matching_loss
@@ -24,7 +25,7 @@ from cspec.generative.enhancers import FlowSEEnhancer, PredictiveEnhancer, SBrid
 
 __all__ = [
     "Process", "Registry", "OUVESDE", "score_matching_loss", "PREDICTORS", "CORRECTORS", "pc_sample",
-    "pc_passes_per_step", "SchrodingerBridgeVE", "BRIDGE_SAMPLERS", "bridge_sample", "data_prediction_loss",
+    "pc_passes_per_step", "SchrodingerBridgeVE", "BRIDGE_SAMPLERS", "bridge_sample", "bridge_trajectory", "data_prediction_loss",
     "ConditionalFlow", "FLOW_SOLVERS", "flow_sample", "flow_matching_loss", "GenerativeEnhancer", "SGMSEPlus",
     "SBridgeEnhancer", "FlowSEEnhancer", "PredictiveEnhancer",
 ]

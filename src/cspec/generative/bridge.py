@@ -116,7 +116,7 @@ def _ode_step(process, x, x_hat, y, s, t, generator=None):
 @torch.no_grad()
 def bridge_sample(process: SchrodingerBridgeVE, data_fn, y: torch.Tensor, sampler: str = "sde",
                   generator: torch.Generator | None = None, x_init: torch.Tensor | None = None):
-    """Run ``process.N`` bridge steps from ``x_T = y`` (or ``x_init``) to ``t = 0``.
+    """Run ``process.N`` bridge steps from ``x_T = y`` (or ``x_init``) to ``t = 0``, without gradients.
 
     Args:
         data_fn: ``data_fn(x, y, t) -> x_hat``, the clean-spectrogram estimate at the state's time ``t``.
@@ -125,6 +125,14 @@ def bridge_sample(process: SchrodingerBridgeVE, data_fn, y: torch.Tensor, sample
     Returns:
         ``(x, nfe)`` with ``nfe = process.N`` network passes.
     """
+    return bridge_trajectory(process, data_fn, y, sampler, generator, x_init)
+
+
+def bridge_trajectory(process: SchrodingerBridgeVE, data_fn, y: torch.Tensor, sampler: str = "sde",
+                      generator: torch.Generator | None = None, x_init: torch.Tensor | None = None):
+    """:func:`bridge_sample` with gradients through every pass: the reverse process that the second training stage
+    of Lay, Lemercier, Richter & Gerkmann (2023, "Single and few-step diffusion for generative speech enhancement",
+    arXiv:2309.09677) solves in training, to compare its end with the clean target under a predictive loss."""
     step = BRIDGE_SAMPLERS.get(sampler)
     x = process.prior_sampling(y.shape, y, generator) if x_init is None else x_init
     grid = torch.linspace(process.T, 0.0, process.N + 1, dtype=y.real.dtype, device=y.device)

@@ -23,7 +23,8 @@ import torch
 
 from cspec.errors import ConfigError
 from cspec.generative.base import bcast, uniform_time
-from cspec.generative.bridge import BRIDGE_SAMPLERS, SchrodingerBridgeVE, bridge_sample, data_prediction_loss
+from cspec.generative.bridge import (BRIDGE_SAMPLERS, SchrodingerBridgeVE, bridge_sample, bridge_trajectory,
+                                     data_prediction_loss)
 from cspec.generative.flow import FLOW_SOLVERS, ConditionalFlow, flow_matching_loss, flow_sample
 from cspec.generative.model import GenerativeEnhancer
 from cspec.generative.samplers import CORRECTORS, PREDICTORS, pc_passes_per_step, pc_sample
@@ -88,6 +89,12 @@ class SBridgeEnhancer(GenerativeEnhancer):
 
     Defaults: ``k 2.6, c 0.4``, training times in ``[1e-4, 1]``, 50 steps of the SDE sampler, time-domain loss
     weight 0.001 (the authors' NeMo recipe).
+
+    ``crp_steps = n > 0`` trains the few-step sampler itself, the second stage of Lay, Lemercier, Richter &
+    Gerkmann (2023, arXiv:2309.09677, "correcting the reverse process"): each step runs the ``n``-pass sampler
+    from ``x_T = y`` with gradients and applies the same data-prediction loss to its end, so that the
+    discretisation error of ``n`` passes is trained away; start it from a model trained the usual way
+    (``model.init``) and enhance with ``steps = n``.
     """
 
     paper = ("Jukić, Korostik, Balam, Ginsburg 2024, Schrödinger bridge for generative speech enhancement "
@@ -95,11 +102,14 @@ class SBridgeEnhancer(GenerativeEnhancer):
 
     def __init__(self, backbone="ncsnpp", backbone_options: dict | None = None, preset: str = "sgmse",
                  k: float = 2.6, c: float = 0.4, t_min: float = 1e-4, steps: int | None = None,
-                 sampler: str = "sde", time_weight: float = 0.001, normalize: bool = True, seed: int = 0):
+                 sampler: str = "sde", time_weight: float = 0.001, crp_steps: int = 0, normalize: bool = True,
+                 seed: int = 0):
         super().__init__(backbone, backbone_options, preset, seed, normalize)
         self.process = SchrodingerBridgeVE(k=k, c=c, t_eps=t_min)
         BRIDGE_SAMPLERS.get(sampler)
-        self.sampler, self.time_weight = sampler, float(time_weight)
+        if isinstance(crp_steps, bool) or not isinstance(crp_steps, int) or crp_steps < 0:
+            raise ConfigError(f"crp_steps must be an integer >= 0 (0: the usual bridge loss), got {crp_steps!r}")
+        self.sampler, self.time_weight, self.crp_steps = sampler, float(time_weight), crp_steps
         self.steps = steps
 
     def _sample(self, y, generator):
@@ -107,9 +117,12 @@ class SBridgeEnhancer(GenerativeEnhancer):
         return x
 
     def _loss(self, y, x0, clean_wave, ctx):
-        t = uniform_time(len(y), self.process.t_eps, self.process.T, device=y.device)
-        x_t, _ = self.process.sample_marginal(x0, y, t)
-        x_hat = self.net_call(x_t, y, t)
+        if self.crp_steps:
+            x_hat, _ = bridge_trajectory(self.process.copy(N=self.crp_steps), self.net_call, y, self.sampler)
+        else:
+            t = uniform_time(len(y), self.process.t_eps, self.process.T, device=y.device)
+            x_t, _ = self.process.sample_marginal(x0, y, t)
+            x_hat = self.net_call(x_t, y, t)
         return data_prediction_loss(ctx.crop(x_hat), ctx.crop(x0), self._wave_loss_input(x_hat, ctx), clean_wave,
                                     self.time_weight)
 
