@@ -16,6 +16,13 @@ SI-SDRi / SDRi as Luo & Mesgarani 2019):
 * ``--model NAME=PATH``: a cspec separator model folder (``cspec.models.io.load``), run as
   ``model(wave[None])["wave"]`` on the whole mixture.
 
+One talker alone (``lone``): the first source of each clean test mixture is given alone to each model. A separator
+should keep it in one output and leave the other near silence; reported are the SI-SDR of the louder output against
+the talker, the level of the quieter output relative to the talker (dB), and the share of 1 s pieces (at least
+1 % of the talker's mean power) in which the louder output is the whole clip's louder one ("kept together"): a
+separator that spreads a lone talker over both outputs, switching between them, breaks the speaker order across
+the chunks of a long recording with turns (``benchmarks/separation_long.py``).
+
 RTF: seconds of computing each system's output per second of audio (oracle masks: STFTs, masks and iSTFT; a
 model: its forward pass), one thread, after a warm-up mixture. The published numbers of the candidate
 architectures are a fixed table (their data and compute as published) for comparison, not measured here.
@@ -135,6 +142,37 @@ def evaluate(systems: dict, data: list, timing: bool = True) -> dict:
     return res
 
 
+def lone(systems: dict, data: list) -> dict:
+    """``{model: (si_sdr, other_db, kept)}`` means over the first sources of ``data`` given alone (module docstring)."""
+    from cspec.metrics.sdr import si_sdr
+
+    out = {}
+    for label, run in systems.items():
+        if label == "mixture" or label.startswith("oracle"):
+            continue
+        rows = []
+        for _, _, refs in data:
+            talker = refs[0]
+            est = run(talker, refs)
+            power = (est ** 2).sum(-1)
+            loud = int(np.argmax(power))
+            pieces = [slice(i, i + SR) for i in range(0, len(talker) - SR // 2, SR)]
+            active = [sl for sl in pieces if np.mean(talker[sl] ** 2) > 0.01 * np.mean(talker ** 2)]
+            kept = np.mean([np.argmax((est[:, sl] ** 2).sum(-1)) == loud for sl in active]) if active else np.nan
+            rows.append((float(si_sdr(talker, est[loud], SR, zero_mean=True)),
+                         10 * np.log10(power.min() / ((talker ** 2).sum() + 1e-20) + 1e-20), kept))
+        out[label] = tuple(np.nanmean(np.array(rows), axis=0))
+    return out
+
+
+def lone_table(res: dict, n: int) -> str:
+    lines = [f"One talker alone ({n} clips: the first source of each clean test mixture, given alone):", "",
+             "| model | SI-SDR of the louder output (dB) | quieter output vs the talker (dB) | 1 s pieces kept together |",
+             "|---|---:|---:|---:|"]
+    lines += [f"| {label} | {a:.2f} | {b:.1f} | {100 * c:.1f} % |" for label, (a, b, c) in res.items()]
+    return "\n".join(lines)
+
+
 def table(results: dict) -> str:
     lines = ["| system | set | SI-SDRi (dB) | SDRi (dB) | SI-SDR (dB) | SDR (dB) | RTF (1 thread) |",
              "|---|---|---:|---:|---:|---:|---:|"]
@@ -176,6 +214,8 @@ def main(argv=None) -> int:
         root = args.test.expanduser()
         t0 = time.perf_counter()
         results = {split: evaluate(systems, read_set(root, split, args.limit)) for split in ("clean", "noisy")}
+        clean = read_set(root, "clean", args.limit)
+        alone = lone(systems, clean)
     except KeyboardInterrupt:
         print("interrupted: nothing written", file=sys.stderr)
         return 130
@@ -193,6 +233,7 @@ def main(argv=None) -> int:
                f"over the mixtures (± standard deviation) of the mean over both speakers, PIT by SI-SDR; SI-SDRi "
                f"and SDRi over the mixture. Oracle masks: computed from the true sources on the mixture's STFT "
                f"(512/128 Hann, its phase). RTF: output seconds per audio second, one thread.\n\n{table(results)}\n\n"
+               + (f"{lone_table(alone, len(clean))}\n\n" if alone else "") +
                f"Published results of the candidate architectures (not measured here; other data and rate):\n\n"
                f"{published()}\n")
     print(section)
