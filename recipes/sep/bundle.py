@@ -159,8 +159,8 @@ def card(model, summary: dict, half_diff: float, onnx_diff: float, tables: list[
             "mixtures of one speaker or three are not handled (one output then carries little or a mix). ")
         + "Read speech at close range: far-field, strongly reverberant or",
         "music-laden recordings were not trained for. Issue #22 asks for SI-SDRi >= 10 dB on the clean and >= 7 dB on",
-        "the noisy test mixtures: compare the `sep2` rows above (each continuation so far still gained, see the",
-        "lineage; `model.init=sep2` continues from these weights).",
+        f"the noisy test mixtures: compare the row `{s['name']}` above, this model (the lineage says what each",
+        "continuation gained; `model.init=sep2` continues from these weights).",
         "",
         *(["## Lineage", "", lineage.strip(), ""] if lineage.strip() else []),
         f"Card written by `python recipes/sep/bundle.py` on {time.strftime('%Y-%m-%d %H:%M')}.",
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder, summary = model_folder(args.run, Path(tmp))
         recipe = yaml.safe_load((args.run / "recipe.yaml").read_text())
-        summary.update(init=recipe["model"].get("init"), lr=recipe["optim"]["lr"], seed=recipe.get("seed"),
+        summary.update(name=args.run.name, init=recipe["model"].get("init"), lr=recipe["optim"]["lr"], seed=recipe.get("seed"),
                        partial=(recipe["data"]["train"].get("sim") or {}).get("p_partial_overlap", 0.0),
                        single=(recipe["data"]["train"].get("sim") or {}).get("p_single", 0.0),
                        loss=(recipe.get("loss") or {}).get("weights"))
