@@ -28,8 +28,10 @@ from _results import sections  # noqa: E402
 DEST = REPO / "src" / "cspec" / "pretrained" / "generative"
 
 
-def stages(run: Path) -> list[dict]:
-    """The run and the runs it continued (``model.init``), oldest first: name, steps, lr, seed."""
+def stages(run: Path, init_steps: int | None = None) -> list[dict]:
+    """The run and the runs it continued (``model.init``), oldest first: name, steps, lr, seed. A run that started
+    from a bundled model by name (``model.init=generative``) ends the chain with that model, counted as
+    ``init_steps`` (its own card's stages; ``recipes/generative/rebuild.sh`` chains run folders instead)."""
     out = []
     while run is not None and (run / "recipe.yaml").is_file():
         recipe = yaml.safe_load((run / "recipe.yaml").read_text())
@@ -38,6 +40,12 @@ def stages(run: Path) -> list[dict]:
                     "lr": recipe["optim"]["lr"], "seed": recipe.get("seed"), "valid": summary.get("valid", {}),
                     "init": recipe["model"].get("init") or ""})
         init = recipe["model"].get("init") or ""
+        if init and "/" not in init and (DEST.parent / init).is_dir():
+            if init_steps is None:
+                sys.exit(f"bundle: {run} started from the bundled `{init}`: give its steps with --init-steps")
+            out.append({"run": Path(f"{init} (bundled before)"), "steps": int(init_steps), "lr": "—", "seed": "—",
+                        "valid": {}, "init": "(its stages: `recipes/generative/lineage.md`)"})
+            break
         init = Path(init) if not init or Path(init).is_absolute() else REPO / init
         run = None if not str(init) or init == Path() else init.parent if init.name == "model" else _run_of(init)
         base, _, steps = init.name.rpartition("-")
@@ -70,8 +78,9 @@ def history(runs: list[dict]) -> str:
                       "|---|---|---:|---:|---:|---|", *rows])
 
 
-def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lineage: str) -> str:
-    own = stages(run)
+def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lineage: str,
+         init_steps: int | None = None) -> str:
+    own = stages(run, init_steps)
     total = sum(s["steps"] for s in own)
     lines = [
         "# cspec pretrained model `generative`",
@@ -115,9 +124,10 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         "## Limits",
         "",
         f"A compact network trained for {total} steps of batch 4 on one CPU core: far below the published systems",
-        "(SGMSE+, FlowSE and the Schrödinger bridge train 65 M-parameter networks for days on GPUs), and, on the",
-        "tables above, below its own predictive twin: on these budgets the one-pass twin is the better enhancer, and",
-        "`default` better still. It is bundled so that the generative path can be run and studied end to end.",
+        "(SGMSE+, FlowSE and the Schrödinger bridge train 65 M-parameter networks for days on GPUs). Compare it",
+        "with its predictive twin in the tables above (the lineage says on which budgets); `default`, a causal",
+        "enhancer trained much longer, is better than both. It is bundled so that the generative path can be run",
+        "and studied end to end.",
         "",
         *(["## Lineage", "", lineage.strip(), ""] if lineage.strip() else []),
         f"Card written by `python recipes/generative/bundle.py` on {time.strftime('%Y-%m-%d %H:%M')}.",
@@ -136,6 +146,7 @@ def main(argv=None) -> int:
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     p.add_argument("--dest", type=Path, default=DEST)
     p.add_argument("--lineage", type=Path, default=Path(__file__).with_name("lineage.md"))
+    p.add_argument("--init-steps", type=int, help="steps of a bundled model the run started from by name")
     args = p.parse_args(argv)
     args.run, args.twin = args.run.resolve(), args.twin.resolve() if args.twin else None
     folder = args.run / "model"
@@ -150,7 +161,8 @@ def main(argv=None) -> int:
     (args.dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     model = load(args.dest).eval()
     lineage = args.lineage.read_text() if args.lineage.is_file() else ""
-    text = card(model, args.steps, args.run, args.twin, sections(args.results, "Generative enhancement"), lineage)
+    text = card(model, args.steps, args.run, args.twin, sections(args.results, "Generative enhancement"), lineage,
+                args.init_steps)
     (args.dest / "MODEL_CARD.md").write_text(text)
     print(f"bundled {model.name} ({args.steps} passes) in {args.dest}")
     return 0

@@ -9,7 +9,12 @@
 #      pass net([y, y], t=1) is the bridge's first, so 800 + 800 steps: the twin's budget); then FlowSE from its
 #      weights (1600 in all, about 40 min), for the table
 #   4. benchmarks/generative.py: the three at 1, 2, 4, 8 and 30 passes on 6 dev pairs and 6 sentence pairs
-#   5. recipes/generative/bundle.py: the bridge at 2 passes (SDE sampler) into src/cspec/pretrained/generative/
+#   5. side by side: the bridge's 2-pass sampler trained end to end (crp_steps=2, the second stage of Lay et al.
+#      2023), 400 steps at lr 2e-4 and 400 more at 1.5e-4 (about 4 s a step: 2 passes forward and back, 55 min);
+#      the twin 800 more steps at lr 2e-4 (2400 in all, the budget of the first CRP stage)
+#   6. benchmarks/generative.py: both CRP stages and the 2400-step twin at 1, 2 and 4 passes (a second section)
+#   7. recipes/generative/bundle.py: the bridge after both CRP stages at 2 passes (SDE sampler) into
+#      src/cspec/pretrained/generative/
 # The trainings resume (cspec train --resume) when the script is run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,4 +44,18 @@ wait
 "$PY" benchmarks/generative.py --model flowse=runs/generative/flowse-b/model \
   --model sbridge=runs/generative/sbridge-w/model --model predictive=runs/generative/predictive-b/model \
   --steps 1 2 4 8 30 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 6 --out benchmarks/RESULTS.md
-"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-w --steps 2 --twin runs/generative/predictive-b
+CRP="model.options.crp_steps=2 model.options.steps=2 checkpoint.every=100 validation.every=200"
+( "$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-w/model $CRP optim.lr=0.0002 \
+    schedule.warmup_steps=30 trainer.max_steps=400 seed=28 --out runs/generative/sbridge-crp --resume &&
+  "$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp/model $CRP \
+    optim.lr=0.00015 schedule.warmup_steps=20 trainer.max_steps=400 seed=29 --out runs/generative/sbridge-crp2 \
+    --resume ) &
+"$CSPEC" train recipes/generative/predictive.yaml model.init=runs/generative/predictive-b/model optim.lr=0.0002 \
+  schedule.warmup_steps=30 trainer.max_steps=800 validation.every=400 seed=30 --out runs/generative/predictive-c \
+  --resume &
+wait
+"$PY" benchmarks/generative.py --model crp=runs/generative/sbridge-crp/model \
+  --model crp2=runs/generative/sbridge-crp2/model --model predictive-2400=runs/generative/predictive-c/model \
+  --steps 1 2 4 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 6 --out benchmarks/RESULTS.md \
+  --section "## Generative enhancement: the few-step sampler trained end to end"
+"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp2 --steps 2 --twin runs/generative/predictive-c
