@@ -51,11 +51,11 @@ def stages(run: Path, init_steps: int | None = None) -> list[dict]:
         base, _, steps = init.name.rpartition("-")
         source = REPO / "recipes" / "generative" / f"{base}.yaml"
         if str(init) and init != Path() and run is None and steps.isdigit() and source.is_file():
-            # a kept folder (wip/generative/NAME-STEPS) whose run runs/generative/NAME is gone with its machine:
-            # that run was the recipe of the same name from scratch, stopped at STEPS
-            first = yaml.safe_load(source.read_text())
-            out.append({"run": init, "steps": int(steps), "lr": first["optim"]["lr"], "seed": first.get("seed"),
-                        "valid": {}, "init": f"(from scratch: `{source.relative_to(REPO)}`; run folder not kept)"})
+            # a kept folder (wip/generative/NAME-STEPS) whose runs are gone with their machine: the recipe of the
+            # same name from scratch, possibly continued (wip/README.md says how), STEPS in all
+            out.append({"run": init, "steps": int(steps), "lr": "—", "seed": "—", "valid": {},
+                        "init": f"(`{source.relative_to(REPO)}` from scratch and its continuations, `wip/README.md`; "
+                                "run folders not kept)"})
     return out[::-1]
 
 
