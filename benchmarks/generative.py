@@ -71,17 +71,17 @@ def with_options(path: str, options: str):
     return other.eval()
 
 
-def run(model_path: str, steps: int, clips) -> tuple[dict, float] | None:
-    """Mean metrics and RTF of one model at ``steps`` passes, or None when the sampler cannot make them."""
+def run(model, steps: int | None, clips) -> tuple[dict, float] | None:
+    """Mean metrics and RTF of one model at ``steps`` passes (None: its fixed count), or None when the sampler cannot
+    make them."""
     import torch
 
     from cspec.errors import ConfigError
     from cspec.infer import Enhancer
     from cspec.metrics.evaluate import evaluate_clip
 
-    model = with_options(*model_path.partition(":")[::2])
     try:
-        enh = Enhancer(model, steps=steps if hasattr(model, "steps") and model.name != "predictive" else None)
+        enh = Enhancer(model, steps=steps)
         enh.enhance(clips[0][1][:1600], 16000)  # warm-up; also refuses an impossible count
     except ConfigError:
         return None
@@ -112,7 +112,8 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    models = [m.partition("=")[::2] for m in args.model]
+    models = [(name, with_options(*path.partition(":")[::2])) for name, path in (m.partition("=")[::2]
+                                                                               for m in args.model)]
     sets = [(s.partition("=")[0], Path(os.path.expanduser(s.partition("=")[2]))) for s in args.sets]
     load_avg = "/".join(f"{v:.1f}" for v in os.getloadavg())
     tables = []
@@ -127,9 +128,11 @@ def main(argv=None) -> int:
             for n in METRICS:
                 noisy[n].append(got[n])
         rows = [("noisy input", "—", {n: float(np.nanmean(v)) for n, v in noisy.items()}, math.nan)]
-        for name, path in models:
-            for steps in ([1] if name == "predictive" else args.steps):
-                res = run(path, steps, clips)
+        for name, model in models:
+            # the predictive twin (or any model without passes): one run, whatever --steps says
+            fixed = getattr(model, "fixed_steps", None) or (None if hasattr(model, "steps") else 1)
+            for steps in ([fixed] if fixed else args.steps):
+                res = run(model, None if fixed else steps, clips)
                 if res is None:
                     rows.append((name, str(steps), None, math.nan))
                     continue

@@ -142,14 +142,12 @@ def evaluate(systems: dict, data: list, timing: bool = True) -> dict:
     return res
 
 
-def lone(systems: dict, data: list) -> dict:
+def lone(models: dict, data: list) -> dict:
     """``{model: (si_sdr, other_db, kept)}`` means over the first sources of ``data`` given alone (module docstring)."""
     from cspec.metrics.sdr import si_sdr
 
     out = {}
-    for label, run in systems.items():
-        if label == "mixture" or label.startswith("oracle"):
-            continue
+    for label, run in models.items():
         rows = []
         for _, _, refs in data:
             talker = refs[0]
@@ -205,17 +203,19 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     systems = {"mixture": None, "oracle IRM": oracle("IRM"), "oracle IBM": oracle("IBM"), "oracle PSM": oracle("PSM")}
+    models = {}
     try:
         for spec in args.model:
             name, sep, path = spec.partition("=")
             if not sep or not name or not path:
                 raise ValueError(f"--model {spec!r}: give NAME=PATH")
-            systems[name] = model_system(str(Path(path).expanduser()))
+            models[name] = model_system(str(Path(path).expanduser()))
+        systems.update(models)
         root = args.test.expanduser()
         t0 = time.perf_counter()
-        results = {split: evaluate(systems, read_set(root, split, args.limit)) for split in ("clean", "noisy")}
-        clean = read_set(root, "clean", args.limit)
-        alone = lone(systems, clean)
+        data = {split: read_set(root, split, args.limit) for split in ("clean", "noisy")}
+        results = {split: evaluate(systems, items) for split, items in data.items()}
+        alone = lone(models, data["clean"])
     except KeyboardInterrupt:
         print("interrupted: nothing written", file=sys.stderr)
         return 130
@@ -233,7 +233,7 @@ def main(argv=None) -> int:
                f"over the mixtures (± standard deviation) of the mean over both speakers, PIT by SI-SDR; SI-SDRi "
                f"and SDRi over the mixture. Oracle masks: computed from the true sources on the mixture's STFT "
                f"(512/128 Hann, its phase). RTF: output seconds per audio second, one thread.\n\n{table(results)}\n\n"
-               + (f"{lone_table(alone, len(clean))}\n\n" if alone else "") +
+               + (f"{lone_table(alone, len(data['clean']))}\n\n" if alone else "") +
                f"Published results of the candidate architectures (not measured here; other data and rate):\n\n"
                f"{published()}\n")
     print(section)

@@ -183,10 +183,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder, summary = model_folder(args.run, Path(tmp))
         recipe = yaml.safe_load((args.run / "recipe.yaml").read_text())
-        summary.update(name=args.run.name, init=recipe["model"].get("init"), lr=recipe["optim"]["lr"], seed=recipe.get("seed"),
-                       partial=(recipe["data"]["train"].get("sim") or {}).get("p_partial_overlap", 0.0),
-                       single=(recipe["data"]["train"].get("sim") or {}).get("p_single", 0.0),
-                       loss=(recipe.get("loss") or {}).get("weights"))
+        sim = recipe["data"]["train"].get("sim") or {}
+        summary.update(name=args.run.name, init=recipe["model"].get("init"), lr=recipe["optim"]["lr"],
+                       seed=recipe.get("seed"), partial=sim.get("p_partial_overlap", 0.0),
+                       single=sim.get("p_single", 0.0), loss=(recipe.get("loss") or {}).get("weights"))
         if args.dest.exists():
             shutil.rmtree(args.dest)
         args.dest.mkdir(parents=True)

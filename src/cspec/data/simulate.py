@@ -304,11 +304,9 @@ def simulate_separation(rng: np.random.Generator, n: int, n_src: int, speech: Sp
     wet, targets, rt60 = _reverb(dry, rng, cfg, sr)
     first = float(rng.uniform(*cfg.level))
     levels = [first] + [first + float(rng.uniform(*cfg.relative_level)) for _ in range(n_src - 1)]
+    if alone is not None:  # the lone talker at the first level, the others silent (gain 10^(-inf) = 0)
+        levels = [first if k == alone else -np.inf for k in range(n_src)]
     gains = [10 ** ((lv - rms_db(t[a])) / 20) for t, lv, a in zip(targets, levels, active)]  # level while talking
-    if alone is not None:
-        gains = [10 ** ((first - rms_db(t[a])) / 20) if k == alone else 0.0
-                 for k, (t, a) in enumerate(zip(targets, active))]
-        levels = [lv if k == alone else -np.inf for k, lv in enumerate(levels)]
     targets = [t * g for t, g in zip(targets, gains)]
     wet = [w * g for w, g in zip(wet, gains)]
     mixture = np.sum(wet, axis=0)

@@ -38,6 +38,11 @@ def _db(num: torch.Tensor, den: torch.Tensor, eps: float) -> torch.Tensor:
     return 10.0 * torch.log10((num + eps) / (den + eps))
 
 
+def _projection(est: torch.Tensor, ref: torch.Tensor, eps: float) -> torch.Tensor:
+    """SI-SDR's target ``alpha ref``, ``alpha = <est, ref> / ||ref||^2`` (``eps`` in both sums, as torchmetrics)."""
+    return ((est * ref).sum(-1, keepdim=True) + eps) / (ref.square().sum(-1, keepdim=True) + eps) * ref
+
+
 def si_sdr(est: torch.Tensor, ref: torch.Tensor, zero_mean: bool = False, eps: float | None = None) -> torch.Tensor:
     """Scale-invariant SDR in dB (Le Roux, Wisdom, Erdogan & Hershey 2019, "SDR - half-baked or well done?").
 
@@ -50,8 +55,7 @@ def si_sdr(est: torch.Tensor, ref: torch.Tensor, zero_mean: bool = False, eps: f
     check_waves(est, ref, "si_sdr")
     e = _eps(est, eps)
     est, ref = _centre(est, ref, zero_mean)
-    alpha = ((est * ref).sum(-1, keepdim=True) + e) / (ref.square().sum(-1, keepdim=True) + e)
-    target = alpha * ref
+    target = _projection(est, ref, e)
     return _db(target.square().sum(-1), (target - est).square().sum(-1), e)
 
 
@@ -77,8 +81,7 @@ def sd_sdr(est: torch.Tensor, ref: torch.Tensor, zero_mean: bool = False, eps: f
     check_waves(est, ref, "sd_sdr")
     e = _eps(est, eps)
     est, ref = _centre(est, ref, zero_mean)
-    alpha = ((est * ref).sum(-1, keepdim=True) + e) / (ref.square().sum(-1, keepdim=True) + e)
-    return _db((alpha * ref).square().sum(-1), (ref - est).square().sum(-1), e)
+    return _db(_projection(est, ref, e).square().sum(-1), (ref - est).square().sum(-1), e)
 
 
 def _neg_cosine(a: torch.Tensor, b: torch.Tensor, eps: float) -> torch.Tensor:
@@ -143,8 +146,7 @@ def thresholded_si_sdr(est: torch.Tensor, ref: torch.Tensor, mix: torch.Tensor, 
     tau = 10.0 ** (-float(snr_max) / 10.0)
     est, ref = _centre(est, ref, zero_mean)
     mix = mix - mix.mean(-1, keepdim=True) if zero_mean else mix
-    alpha = ((est * ref).sum(-1, keepdim=True) + e) / (ref.square().sum(-1, keepdim=True) + e)
-    target = alpha * ref
+    target = _projection(est, ref, e)
     power = target.square().sum(-1)
     active = _db(power, (target - est).square().sum(-1) + tau * power, e)
     mix_power = mix.square().sum(-1)
