@@ -38,6 +38,7 @@ def stages(run: Path, init_steps: int | None = None) -> list[dict]:
         summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
         out.append({"run": run, "steps": summary.get("steps", recipe["trainer"]["max_steps"]),
                     "lr": recipe["optim"]["lr"], "seed": recipe.get("seed"), "valid": summary.get("valid", {}),
+                    "passes": int((recipe["model"].get("options") or {}).get("crp_steps") or 1),
                     "init": recipe["model"].get("init") or ""})
         init = recipe["model"].get("init") or ""
         if init and "/" not in init and (DEST.parent / init).is_dir():
@@ -82,6 +83,8 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
          init_steps: int | None = None) -> str:
     own = stages(run, init_steps)
     total = sum(s["steps"] for s in own)
+    cost = sum(s["steps"] * s.get("passes", 1) for s in own)  # a CRP step runs its passes forward and back
+    total = f"{total} optimiser steps (about {cost} single-pass steps of CPU)" if cost != total else f"{total} steps"
     lines = [
         "# cspec pretrained model `generative`",
         "",
@@ -97,7 +100,7 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         "| input / output | a noisy recording at any rate and channel count (processed at 16 kHz on the sgmse STFT: "
         "510-point periodic Hann, hop 128, 0.15 |X|^0.5) / the enhanced waveform at the input's rate |",
         "| causal | no: the network sees the whole spectrogram (long files run in chunks, crossfaded) |",
-        f"| training | {total} steps of 4 noisy/clean pairs of 1.5 s in all, on one CPU thread (stages below); "
+        f"| training | {total} of 4 noisy/clean pairs of 1.5 s in all, on one CPU thread (stages below); "
         "its own objective (`model.training_loss`), Adam with cosine decay, EMA 0.99 |",
         "| data | the mixtures of `recipes/read/tiny.yaml`: whole sentences of speech_read's `train` speakers "
         "(weight 0.7) and the old pool (0.3); recorded noise of the pool and Debian's sound packages (train rows), "

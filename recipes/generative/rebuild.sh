@@ -13,7 +13,11 @@
 #      2023), 400 steps at lr 2e-4 and 400 more at 1.5e-4 (about 4 s a step: 2 passes forward and back, 55 min);
 #      the twin 800 more steps at lr 2e-4 (2400 in all, the budget of the first CRP stage)
 #   6. benchmarks/generative.py: both CRP stages and the 2400-step twin at 1, 2 and 4 passes (a second section)
-#   7. recipes/generative/bundle.py: the bridge after both CRP stages at 2 passes (SDE sampler) into
+#   7. side by side: a third CRP stage, 400 steps at lr 1.5e-4 (about 4000 plain steps in all); the twin 1600
+#      more steps at lr 1.5e-4 (4000 in all: the same budget; about 55 min at 2 s a step)
+#   8. benchmarks/generative.py: the third stage and both twins at 1, 2, 4, 8 and 30 passes on all 15 dev pairs
+#      and 15 sentence pairs (a third section, about 45 min)
+#   9. recipes/generative/bundle.py: the bridge after three CRP stages at 2 passes (SDE sampler) into
 #      src/cspec/pretrained/generative/
 # The trainings resume (cspec train --resume) when the script is run again.
 set -euo pipefail
@@ -58,4 +62,14 @@ wait
   --model crp2=runs/generative/sbridge-crp2/model --model predictive-2400=runs/generative/predictive-c/model \
   --steps 1 2 4 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 6 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: the few-step sampler trained end to end"
-"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp2 --steps 2 --twin runs/generative/predictive-c
+"$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp2/model $CRP optim.lr=0.00015 \
+  schedule.warmup_steps=20 trainer.max_steps=400 seed=32 --out runs/generative/sbridge-crp3 --resume &
+"$CSPEC" train recipes/generative/predictive.yaml model.init=runs/generative/predictive-c/model optim.lr=0.00015 \
+  schedule.warmup_steps=30 trainer.max_steps=1600 validation.every=800 seed=33 --out runs/generative/predictive-d \
+  --resume &
+wait
+"$PY" benchmarks/generative.py --model crp3=runs/generative/sbridge-crp3/model \
+  --model predictive-4000=runs/generative/predictive-d/model --model predictive-2400=runs/generative/predictive-c/model \
+  --steps 1 2 4 8 30 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+  --section "## Generative enhancement: the bundle at every count of passes, against its equal-budget twin"
+"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp3 --steps 2 --twin runs/generative/predictive-d
