@@ -89,7 +89,8 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
     hours = train.get("steps", 0) * spec["data"]["batch_size"] * spec["data"]["train"]["seconds"] / 3600
     wall = train.get("wall_s")
     opts = spec["data"]["train"].get("options", {})
-    deb = bool(opts.get("noise_manifests"))
+    valid_opts = (spec["data"].get("valid") or {}).get("options") or {}
+    deb = bool(opts.get("noise_manifests") or valid_opts.get("noise_manifests"))
     deb_min = debian_minutes() if deb else 0.0
     noise_dir = os.environ.get("CSPEC_DEBIAN_NOISE_NAME", "~/.cache/cspec/debian-noise")
     env = "CSPEC_DATA=../shared/data" + (f" CSPEC_DEBIAN_NOISE={noise_dir}" if deb else "")
@@ -98,6 +99,14 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
               "the shared development pool (`$CSPEC_DATA/manifest.csv`, training speakers only)")
     deb_build = DEB_BUILD.replace("~/.cache/cspec/debian-noise", noise_dir)
     rebuild = f"\n| rebuild from scratch | `{rebuild_cmd}` |" if rebuild_cmd else ""
+    if spec["data"]["train"].get("kind") == "paired":  # fixed pairs that the recipe's header says how to make
+        folders = ", ".join(f"`{v}`" for v in opts.values())
+        data_text = f"fixed noisy/target pairs ({folders}), made as the recipe's header says"
+        env += " " + " ".join(sorted({v.split("/")[0].lstrip("$") + "=<its folder>" for v in opts.values()
+                                      if str(v).startswith("$") and not str(v).startswith("$CSPEC_DATA")}))
+    else:
+        data_text = (f"{speech}: clean speech mixed on the fly with {noises(spec)} noise (see the recipe)"
+                     f"{deb_data(deb_min) if deb else ''}")
     return f"""# cspec pretrained model `{name}`
 
 {d['doc']}
@@ -111,7 +120,7 @@ def card(name: str, recipe: Path, spec: dict, host: str, d: dict, train: dict, r
 | latency | {lat} |
 | objective | {objective(spec)} |
 {f"| output level | `mask_gain` {d['mask_gain']:.4f}, set after training by `recipes/pool/calibrate_gain.py` so that clean speech passes at its own level (the tanh-bounded mask had passed it at {1 / d['mask_gain']:.3f}) |" + chr(10) if d['mask_gain'] != 1.0 else ""}| recipe | `{recipe}`: `{env} cspec train {recipe}`{deb_build if deb else ''} |{rebuild}
-| data | {speech}: clean speech mixed on the fly with {noises(spec)} noise (see the recipe){deb_data(deb_min) if deb else ''}; about {hours:.1f} h of mixtures seen |
+| data | {data_text}; about {hours:.1f} h of mixtures seen |
 | training | {train.get('steps')} steps{f", {wall / 60:.0f} min wall clock" if wall else ""} (started {train.get('started')}) on {host}; {train.get('skipped', 0)} steps skipped for non-finite gradients; EMA weights |
 {f"| initialised from | `{init}` (`model.init` of the recipe){': ' + note if note else ''} |" + chr(10) if init else ""}| simulated dev set (training run) | {', '.join(f'{k} {v:.3f}' for k, v in (train.get('valid') or {}).items())} |
 | weights | `model.safetensors` ({files['size'] / 1e6:.2f} MB, SHA-256 `{files['sha256'][:16]}...`) + `config.json`{f"; `model.onnx`, the same weights exported with the STFT and iSTFT inside (`cspec export`, {files['onnx_size'] / 1e6:.2f} MB), which the loader runs only while the digest it records (name, config and weights) matches the folder's model" if files['onnx_size'] else ''} |

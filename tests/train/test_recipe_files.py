@@ -43,7 +43,8 @@ def test_pool_recipe_prepares(path, tmp_path, monkeypatch):
         if r.model.init not in available_pretrained():
             assert r.model.init in path.read_text().split("model:")[0], "the header must say how to make it"
             r = load_recipe(path, ["model.init=''"])
-    extra = r.data.train.options.get("noise_manifests")
+    valid_options = r.data.valid.options if r.data.valid else {}
+    extra = r.data.train.options.get("noise_manifests") or valid_options.get("noise_manifests")
     if extra:  # the third stages read recipes/pool/debian_noise.py's pool: a one-file look-alike of it here
         assert extra == ["$CSPEC_DEBIAN_NOISE"]
         save(tmp_path / "noise" / "a.flac", 0.1 * np.random.default_rng(0).standard_normal(16000), 16000)
@@ -59,7 +60,15 @@ def test_pool_recipe_prepares(path, tmp_path, monkeypatch):
             save(tmp_path / "sp" / "speech" / f"{i}.flac", 0.1 * rng.standard_normal(16000), 16000)
         (tmp_path / "sp" / "manifest.csv").write_text("path,duration_s,kind,speaker,source,license\n" + rows)
         monkeypatch.setenv("CSPEC_DEBIAN_SPEECH", str(tmp_path / "sp"))
+    paired = r.data.train.kind == "paired"
+    if paired:  # recipes/read/distill_dfn3.py's targets: a two-pair look-alike, where the header says to make them
+        assert r.data.train.options == {"noisy_dir": "$CSPEC_DISTILL/noisy", "clean_dir": "$CSPEC_DISTILL/clean"}
+        assert "distill_dfn3.py --out" in path.read_text().split("model:")[0]
+        for i in range(2):
+            for folder in ("noisy", "clean"):
+                save(tmp_path / "distill" / folder / f"{i}.wav", np.zeros(16000), 16000)
+        monkeypatch.setenv("CSPEC_DISTILL", str(tmp_path / "distill"))
     exp = prepare(r)
     # generative recipes validate on 10 clips: each runs the sampler (several network passes)
-    assert len(exp.train_set) == r.data.train.options["length"] >= 20000
+    assert len(exp.train_set) == 2 if paired else len(exp.train_set) == r.data.train.options["length"] >= 20000
     assert len(exp.valid_set) == (10 if path.parent.name == "generative" else 40)
