@@ -45,7 +45,7 @@ def stages(run: Path, init_steps: int | None = None) -> list[dict]:
             if init_steps is None:
                 sys.exit(f"bundle: {run} started from the bundled `{init}`: give its steps with --init-steps")
             out.append({"run": Path(f"{init} (bundled before)"), "steps": int(init_steps), "lr": "—", "seed": "—",
-                        "valid": {}, "init": "(its stages: `recipes/generative/lineage.md`)"})
+                        "valid": {}, "passes": 1, "init": "(its stages: `recipes/generative/lineage.md`)"})
             break
         init = Path(init) if not init or Path(init).is_absolute() else REPO / init
         run = None if not str(init) or init == Path() else init.parent if init.name == "model" else _run_of(init)
@@ -54,7 +54,7 @@ def stages(run: Path, init_steps: int | None = None) -> list[dict]:
         if str(init) and init != Path() and run is None and steps.isdigit() and source.is_file():
             # a kept folder (wip/generative/NAME-STEPS) whose runs are gone with their machine: the recipe of the
             # same name from scratch, possibly continued (wip/README.md says how), STEPS in all
-            out.append({"run": init, "steps": int(steps), "lr": "—", "seed": "—", "valid": {},
+            out.append({"run": init, "steps": int(steps), "lr": "—", "seed": "—", "valid": {}, "passes": 1,
                         "init": f"(`{source.relative_to(REPO)}` from scratch and its continuations, `wip/README.md`; "
                                 "run folders not kept)"})
     return out[::-1]
@@ -82,9 +82,10 @@ def history(runs: list[dict]) -> str:
 def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lineage: str,
          init_steps: int | None = None) -> str:
     own = stages(run, init_steps)
-    total = sum(s["steps"] for s in own)
-    cost = sum(s["steps"] * s.get("passes", 1) for s in own)  # a CRP step runs its passes forward and back
-    total = f"{total} optimiser steps (about {cost} single-pass steps of CPU)" if cost != total else f"{total} steps"
+    steps_done = sum(s["steps"] for s in own)
+    cost = sum(s["steps"] * s["passes"] for s in own)  # a CRP step runs its passes forward and back
+    trained = (f"{steps_done} optimiser steps (about {cost} single-pass steps of CPU)" if cost != steps_done
+               else f"{steps_done} steps")
     lines = [
         "# cspec pretrained model `generative`",
         "",
@@ -100,7 +101,7 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         "| input / output | a noisy recording at any rate and channel count (processed at 16 kHz on the sgmse STFT: "
         "510-point periodic Hann, hop 128, 0.15 |X|^0.5) / the enhanced waveform at the input's rate |",
         "| causal | no: the network sees the whole spectrogram (long files run in chunks, crossfaded) |",
-        f"| training | {total} of 4 noisy/clean pairs of 1.5 s in all, on one CPU thread (stages below); "
+        f"| training | {trained} of 4 noisy/clean pairs of 1.5 s in all, on one CPU thread (stages below); "
         "its own objective (`model.training_loss`), Adam with cosine decay, EMA 0.99 |",
         "| data | the mixtures of `recipes/read/tiny.yaml`: whole sentences of speech_read's `train` speakers "
         "(weight 0.7) and the old pool (0.3); recorded noise of the pool and Debian's sound packages (train rows), "
@@ -126,7 +127,7 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         *[t + "\n" for t in tables],
         "## Limits",
         "",
-        f"A compact network trained for {total} steps of batch 4 on one CPU core: far below the published systems",
+        f"A compact network trained for {trained} of batch 4 on one CPU core: far below the published systems",
         "(SGMSE+, FlowSE and the Schrödinger bridge train 65 M-parameter networks for days on GPUs). Compare it",
         "with its predictive twin in the tables above (the lineage says on which budgets); `default`, a causal",
         "enhancer trained much longer, is better than both. It is bundled so that the generative path can be run",
