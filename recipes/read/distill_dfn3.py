@@ -35,6 +35,8 @@ import os
 import sys
 from pathlib import Path
 
+from cspec.errors import CspecError
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -109,8 +111,11 @@ def main(argv=None) -> int:
     for folder in folders(args.clean_target):
         (out / folder).mkdir(parents=True, exist_ok=True)
     jobs = [(k, args.jobs, args.n, out, args.teacher_weight, args.seed, args.clean_target) for k in range(args.jobs)]
-    with mp.get_context("spawn").Pool(args.jobs) as pool:
-        made = sum(pool.map(_work, jobs))
+    try:
+        with mp.get_context("spawn").Pool(args.jobs) as pool:
+            made = sum(pool.map(_work, jobs))
+    except CspecError as e:  # e.g. $CSPEC_DATA or $CSPEC_DEBIAN_NOISE not set: one line, no traceback
+        sys.exit(f"distill_dfn3: {e}")
     print(f"distill_dfn3: {made} new mixtures in {out} ({args.n} in all)")
     return 0
 
