@@ -56,6 +56,11 @@ def _work(args: tuple) -> int:
     recipe = load_recipe(REPO / "recipes" / "read" / "tiny.yaml")
     dataset = build_dataset(recipe.data.train, "data.train", 16000, 1, True, seed)
     teacher = SYSTEMS["deepfilternet3"]({})
+
+    def enhance(wave):  # a fresh teacher state per clip, its output trimmed to the clip
+        teacher.prepare()
+        return teacher(wave, 16000).reshape(-1)[: wave.shape[-1]].float()
+
     done = 0
     for i in range(part, n, parts):
         name = f"{i:05d}.wav"
@@ -65,12 +70,10 @@ def _work(args: tuple) -> int:
         x, s = item["mixture"].reshape(-1).float(), item["targets"].reshape(-1).float()
         gain = min(1.0, 0.95 / max(float(x.abs().max()), 1e-6))
         x, s = x * gain, s * gain
-        teacher.prepare()  # a fresh state per clip
-        y = teacher(x, 16000).reshape(-1)[: x.shape[-1]].float()
+        y = enhance(x)
         waves = {"noisy": x, "teacher": y}
         if clean_target == "teacher":  # the teacher on the clean speech alone: its recording's own noise removed
-            teacher.prepare()
-            s = waves["speech_teacher"] = teacher(s, 16000).reshape(-1)[: s.shape[-1]].float()
+            s = waves["speech_teacher"] = enhance(s)
         waves["clean"] = (1 - weight) * s + weight * y
         for folder, wave in waves.items():
             tmp = out / folder / f".{name}"
