@@ -34,6 +34,8 @@ with reflect padding (not causal at the edges); this one pads with zeros.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
@@ -41,6 +43,7 @@ from cspec.errors import ConfigError
 from cspec.models.base import SpeechModel, register
 from cspec.models.blocks.crn_common import causal_istft, causal_stft, exact_lookahead
 from cspec.models.blocks.crn_gtcrn import ERB, GDPRNN, SFE, GTConv
+from cspec.models.blocks.grow import grow_
 from cspec.spectral.masks import apply_mask
 from cspec.spectral.stft import STFTConfig
 
@@ -83,6 +86,9 @@ class GTCRN(SpeechModel):
             option for cascades (:mod:`cspec.models.gtcrn_two_stage`'s ``second_sees_noisy``, after Li et al.
             2021's CTS-Net, whose second stage sees the noisy spectrum too). Their features enter the first
             convolution through weights that start at zero, so the network starts as if they were absent.
+        dprnn_scale: multiplies the hidden units of the G-DPRNNs' GRUs (1, the paper's), cspec's option for a wider
+            GTCRN; with ``hidden`` it widens the network without changing its feature channels, so a trained GTCRN
+            grows into the wider one and keeps its function (:meth:`grow_from`).
     """
 
     sample_rate = 16000
@@ -95,7 +101,7 @@ class GTCRN(SpeechModel):
     def __init__(
         self, channels: int = 16, hidden: int = 16, dilations: tuple = (1, 2, 5), n_dprnn: int = 2,
         erb_low: int = 65, erb_bands: int = 64, lookahead_frames: int = 0, mask_gain: float = 1.0,
-        extra_inputs: int = 0,
+        extra_inputs: int = 0, dprnn_scale: int = 1,
     ):
         super().__init__()
         if int(lookahead_frames) < 0:
@@ -119,7 +125,7 @@ class GTCRN(SpeechModel):
              _conv_block(channels, channels, 2, False)]
             + [GTConv(channels, hidden, d) for d in dil]
         )
-        self.dprnn = nn.Sequential(*[GDPRNN(channels, width) for _ in range(int(n_dprnn))])
+        self.dprnn = nn.Sequential(*[GDPRNN(channels, width, dprnn_scale) for _ in range(int(n_dprnn))])
         self.decoder = nn.ModuleList(
             [GTConv(channels, hidden, d) for d in dil[::-1]]
             + [_conv_block(channels, channels, 2, True), _conv_block(channels, 2, 1, True, last=True)]
@@ -159,6 +165,34 @@ class GTCRN(SpeechModel):
         """
         self.mask_norm.weight.neg_()
         self.mask_norm.bias.neg_()
+        return self
+
+    @torch.no_grad()
+    def grow_from(self, small: "GTCRN") -> "GTCRN":
+        """Take a trained GTCRN's weights into this wider one so that it computes the same function (in place).
+
+        ``small`` must have the same options except a smaller or equal ``hidden`` (the GTConv blocks' hidden
+        channels) and ``dprnn_scale`` (the G-DPRNNs' GRU units); the new units start with zero outgoing weights
+        (:mod:`cspec.models.blocks.grow`, after Net2Net, Chen et al. 2016). The way to a larger causal student that
+        keeps what a bundled model learnt.
+        """
+        if getattr(small, "registry_name", None) != self.registry_name:
+            raise ConfigError(f"a GTCRN grows only from a GTCRN, got {getattr(small, 'registry_name', small)}")
+        defaults = {k: p.default for k, p in inspect.signature(GTCRN.__init__).parameters.items() if k != "self"}
+        norm = lambda cfg: {k: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
+                            for k, v in {**defaults, **cfg}.items()}
+        mine, theirs = norm(self.config), norm(small.config)
+        other = sorted(k for k in mine if k not in ("hidden", "dprnn_scale") and mine[k] != theirs.get(k))
+        if other:
+            raise ConfigError(f"a GTCRN grows only in hidden and dprnn_scale; these options differ: {other}")
+        for key in ("hidden", "dprnn_scale"):
+            if int(mine[key]) < int(theirs[key]):
+                raise ConfigError(f"cannot grow {key} {theirs[key]} -> {mine[key]}: the new model is smaller")
+        blocks = {}
+        for k in range(len(self.dprnn)):
+            blocks[f"dprnn.{k}.intra_fc"] = 4  # two groups x two directions
+            blocks[f"dprnn.{k}.inter_fc"] = 2  # two groups
+        grow_(self, small, blocks)
         return self
 
     def n_parameters_with_erb(self) -> int:

@@ -85,7 +85,8 @@ def _check_numbers(r: Recipe) -> None:
 def _initialise(model, source: str) -> None:
     """Copy the weights of the model folder or bundled name ``source`` into ``model``: the same architecture, or two
     registered models that declare the same ``weight_family`` (the generative enhancers and their predictive twin
-    share one backbone, so a bridge can start from the twin) with the same tensors."""
+    share one backbone, so a bridge can start from the twin) with the same tensors, or a smaller model of an
+    architecture that can grow (``model.grow_from``: a wider GTCRN from a bundled one)."""
     from cspec.infer.enhancer import resolve_model
 
     try:
@@ -96,6 +97,12 @@ def _initialise(model, source: str) -> None:
     family = getattr(model, "weight_family", None)
     kin = init.registry_name == model.registry_name or (family is not None
                                                         and getattr(init, "weight_family", None) == family)
+    if kin and shapes(init) != shapes(model) and hasattr(model, "grow_from"):
+        try:  # a wider model of the same architecture grows from the smaller one, keeping its function
+            model.grow_from(init)
+        except ConfigError as exc:
+            raise ConfigError(f"recipe key 'model.init': {exc}") from None
+        return
     if not kin or shapes(init) != shapes(model):
         raise ConfigError(f"recipe key 'model.init': {source} is a {init.registry_name} with options "
                           f"{init.config}, the recipe builds {model.registry_name} with {model.config}; "

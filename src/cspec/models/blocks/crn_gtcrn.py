@@ -140,17 +140,24 @@ class GroupedGRU(nn.Module):
 class GDPRNN(nn.Module):
     """Grouped dual-path RNN: an intra-frame grouped GRU, bidirectional along frequency (within one frame, so
     still causal), then an inter-frame grouped GRU, forward in time; each followed by a linear layer (which also
-    mixes the two groups: the paper's feature rearrangement), a layer norm over (freq, channels) and a residual."""
+    mixes the two groups: the paper's feature rearrangement), a layer norm over (freq, channels) and a residual.
 
-    def __init__(self, channels: int = 16, width: int = 33):
+    ``scale`` multiplies the GRUs' hidden units (1: the paper's, ``channels / 4`` per direction and group in the
+    intra-frame GRU, ``channels / 2`` per group in the inter-frame GRU); the linear layers map them back to
+    ``channels``, so the block's input and output keep their size (cspec's option for a wider GTCRN)."""
+
+    def __init__(self, channels: int = 16, width: int = 33, scale: int = 1):
         super().__init__()
         if channels % 4:
             raise ConfigError(f"G-DPRNN needs channels divisible by 4 (two groups, two directions), got {channels}")
-        self.intra = GroupedGRU(channels, channels // 2, bidirectional=True)
-        self.intra_fc = nn.Linear(channels, channels)
+        if int(scale) < 1:
+            raise ConfigError(f"G-DPRNN's scale must be a whole number >= 1, got {scale}")
+        s = int(scale)
+        self.intra = GroupedGRU(channels, s * channels // 2, bidirectional=True)
+        self.intra_fc = nn.Linear(s * channels, channels)
         self.intra_ln = nn.LayerNorm((width, channels), eps=1e-8)
-        self.inter = GroupedGRU(channels, channels)
-        self.inter_fc = nn.Linear(channels, channels)
+        self.inter = GroupedGRU(channels, s * channels)
+        self.inter_fc = nn.Linear(s * channels, channels)
         self.inter_ln = nn.LayerNorm((width, channels), eps=1e-8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

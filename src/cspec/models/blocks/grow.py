@@ -1,0 +1,79 @@
+"""Function-preserving widening: a trained network grows into a wider one that computes the same function.
+
+After Net2WiderNet (Chen, Goodfellow & Shlens 2016, "Net2Net: Accelerating learning via knowledge transfer", ICLR,
+Sec. 2.2): the wider network starts where the trained one is, so the extra capacity is trained from there instead
+of from scratch. Net2Net replicates units and divides their outgoing weights among the replicas, which then stay
+identical under gradient descent unless noise breaks the symmetry (its Sec. 2.2 adds noise). cspec's variant: every
+new unit keeps the wider network's random incoming weights and gets **zero outgoing weights**, so the function is
+unchanged exactly, and the gradient on those outgoing weights (the new units' activations times the upstream
+gradient) is non-zero from the first step.
+
+:func:`grow_` copies a trained module's tensors into a wider module of the same structure. Along each dimension a
+tensor is a stack of ``blocks`` equal blocks (a GRU's three gates along its rows; the outputs of grouped or
+bidirectional RNNs along a linear layer's inputs), and the trained block fills the leading part of the wider
+block. Wherever a weight's input dimension (dimension 1) grew, the new entries are zero: nothing reads a new unit
+at first. New normalisation statistics keep their defaults (mean 0, variance 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from cspec.errors import ConfigError
+
+__all__ = ["embed_", "grow_"]
+
+
+def _old_index(n_big: int, n_small: int, blocks: int, what: str) -> torch.Tensor:
+    if n_big % blocks or n_small % blocks or n_small > n_big:
+        raise ConfigError(f"cannot grow {what}: {n_small} -> {n_big} entries in {blocks} blocks")
+    big, small = n_big // blocks, n_small // blocks
+    return torch.cat([b * big + torch.arange(small) for b in range(blocks)])
+
+
+@torch.no_grad()
+def embed_(big: torch.Tensor, small: torch.Tensor, blocks: Sequence[int] = (), zero_new_inputs: bool = False,
+           what: str = "a tensor") -> None:
+    """Write ``small`` into ``big`` in place, block by block (see the module's docstring); with ``zero_new_inputs``
+    the entries of dimension 1 that are not ``small``'s become zero."""
+    if big.dim() != small.dim():
+        raise ConfigError(f"cannot grow {what}: shape {tuple(small.shape)} -> {tuple(big.shape)}")
+    idx = [_old_index(b, s, blocks[d] if d < len(blocks) else 1, what)
+           for d, (b, s) in enumerate(zip(big.shape, small.shape))]
+    if zero_new_inputs and big.dim() > 1 and big.shape[1] != small.shape[1]:
+        keep = torch.zeros(big.shape[1], dtype=torch.bool)
+        keep[idx[1]] = True
+        big[:, ~keep] = 0
+    if big.dim() == 0:
+        big.copy_(small)
+    else:
+        big[torch.meshgrid(*idx, indexing="ij")] = small.to(big.dtype)
+
+
+@torch.no_grad()
+def grow_(big: nn.Module, small: nn.Module, input_blocks: dict[str, int] | None = None) -> nn.Module:
+    """Copy ``small``'s parameters and buffers into ``big`` (same module names; each dimension the same size or
+    larger), new units with zero outgoing weights. ``input_blocks`` names the modules whose input dimension is a
+    stack of several blocks (a linear layer after a grouped or bidirectional RNN: groups x directions)."""
+    input_blocks = input_blocks or {}
+    small_tensors = dict(small.named_parameters()) | dict(small.named_buffers())
+    big_modules = dict(big.named_modules())
+    for name, tensor in list(big.named_parameters()) + list(big.named_buffers()):
+        if name not in small_tensors:
+            raise ConfigError(f"cannot grow: the smaller model has no tensor {name}")
+        src = small_tensors[name]
+        if tensor.shape == src.shape:
+            tensor.copy_(src)
+            continue
+        owner, _, leaf = name.rpartition(".")
+        module = big_modules[owner]
+        blocks = [1] * tensor.dim()
+        if isinstance(module, nn.GRU):
+            blocks[0] = 3  # reset, update and new gates stacked along the rows
+        if owner in input_blocks and tensor.dim() > 1:
+            blocks[1] = input_blocks[owner]
+        embed_(tensor, src, blocks, zero_new_inputs=leaf.startswith("weight"), what=name)
+    return big
