@@ -67,7 +67,8 @@ def small(name: str):
     torch.manual_seed(0)
     kw = {"crn": {"channels": (8, 8, 16, 16, 16)}, "gcrn": {"channels": (8, 8, 16, 16, 16)},
           "dccrn-cl": {"channels": (4, 8, 8), "rnn_units": 32}, "dccrn-e": {"channels": (4, 8, 8), "rnn_units": 32}}
-    return input_dependent(build(name, **kw.get(name, {}))).eval()
+    kw["gtcrn-wide"] = {"hidden": 32, "dprnn_scale": 2}  # the grown GTCRN (GTCRN.grow_from)
+    return input_dependent(build(name.removesuffix("-wide"), **kw.get(name, {}))).eval()
 
 
 DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))

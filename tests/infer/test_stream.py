@@ -22,7 +22,7 @@ def _feed(stream, x, gen, max_chunk):
     return torch.cat(outs, -1), slack
 
 
-@pytest.mark.parametrize("name", ["gtcrn", "crn", "gcrn", "dccrn-cl", "dccrn-e"])
+@pytest.mark.parametrize("name", ["gtcrn", "gtcrn-wide", "crn", "gcrn", "dccrn-cl", "dccrn-e"])
 def test_stream_equals_offline(name):
     model = small(name)
     gen = torch.Generator().manual_seed(3)
