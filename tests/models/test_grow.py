@@ -26,7 +26,7 @@ def _trained_like(seed: int = 0):
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_grown_gtcrn_computes_the_same_function(mode):
     small = _trained_like()
-    big = build("gtcrn", hidden=40, dprnn_scale=3).grow_from(small)
+    big = build("gtcrn", hidden=40, dprnn_scale=3, n_dprnn=3).grow_from(small)
     assert big.n_parameters() > 1.5 * small.n_parameters()
     x = torch.randn(2, 12000) * 0.1
     getattr(small, mode)()
@@ -39,7 +39,8 @@ def test_grown_gtcrn_computes_the_same_function(mode):
 
 def test_new_units_start_unread_but_get_gradient():
     small = _trained_like(1)
-    big = build("gtcrn", hidden=32, dprnn_scale=2).grow_from(small)
+    big = build("gtcrn", hidden=32, dprnn_scale=2, n_dprnn=3).grow_from(small)
+    assert torch.equal(big.dprnn[2].intra_ln.weight, torch.zeros(33, 16))  # the new block adds nothing at first
     fc = big.dprnn[0].inter_fc.weight  # (16, 32): two groups of 16 units, the first 8 of each were small's
     assert torch.equal(fc[:, 8:16], torch.zeros(16, 8)) and torch.equal(fc[:, 24:], torch.zeros(16, 8))
     assert torch.equal(fc[:, :8], small.dprnn[0].inter_fc.weight[:, :8])
@@ -59,6 +60,7 @@ def test_new_units_start_unread_but_get_gradient():
     big(torch.randn(2, 8000) * 0.1)["wave"].square().mean().backward()
     assert big.dprnn[0].inter_fc.weight.grad[:, 8:16].abs().sum() > 0  # the zero weights move at the first step
     assert p2.grad[:, 16:].abs().sum() > 0
+    assert big.dprnn[2].inter_ln.weight.grad.abs().sum() > 0
 
 
 def test_embed_by_hand():

@@ -169,12 +169,13 @@ class GTCRN(SpeechModel):
 
     @torch.no_grad()
     def grow_from(self, small: "GTCRN") -> "GTCRN":
-        """Take a trained GTCRN's weights into this wider one so that it computes the same function (in place).
+        """Take a trained GTCRN's weights into this larger one so that it computes the same function (in place).
 
         ``small`` must have the same options except a smaller or equal ``hidden`` (the GTConv blocks' hidden
-        channels) and ``dprnn_scale`` (the G-DPRNNs' GRU units); the new units start with zero outgoing weights
-        (:mod:`cspec.models.blocks.grow`, after Net2Net, Chen et al. 2016). The way to a larger causal student that
-        keeps what a bundled model learnt.
+        channels), ``dprnn_scale`` (the G-DPRNNs' GRU units) and ``n_dprnn``. New units start with zero outgoing
+        weights (:mod:`cspec.models.blocks.grow`, after Net2Net, Chen et al. 2016); new G-DPRNN blocks come after
+        the trained ones with their layer norms' affine parameters at zero, so each adds nothing to its residual
+        (an identity, as Net2DeeperNet's). The way to a larger causal student that keeps what a model learnt.
         """
         if getattr(small, "registry_name", None) != self.registry_name:
             raise ConfigError(f"a GTCRN grows only from a GTCRN, got {getattr(small, 'registry_name', small)}")
@@ -182,17 +183,23 @@ class GTCRN(SpeechModel):
         norm = lambda cfg: {k: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
                             for k, v in {**defaults, **cfg}.items()}
         mine, theirs = norm(self.config), norm(small.config)
-        other = sorted(k for k in mine if k not in ("hidden", "dprnn_scale") and mine[k] != theirs.get(k))
+        growing = ("hidden", "dprnn_scale", "n_dprnn")
+        other = sorted(k for k in mine if k not in growing and mine[k] != theirs.get(k))
         if other:
-            raise ConfigError(f"a GTCRN grows only in hidden and dprnn_scale; these options differ: {other}")
-        for key in ("hidden", "dprnn_scale"):
+            raise ConfigError(f"a GTCRN grows only in {', '.join(growing)}; these options differ: {other}")
+        for key in growing:
             if int(mine[key]) < int(theirs[key]):
                 raise ConfigError(f"cannot grow {key} {theirs[key]} -> {mine[key]}: the new model is smaller")
         blocks = {}
         for k in range(len(self.dprnn)):
             blocks[f"dprnn.{k}.intra_fc"] = 4  # two groups x two directions
             blocks[f"dprnn.{k}.inter_fc"] = 2  # two groups
-        grow_(self, small, blocks)
+        new = [f"dprnn.{k}." for k in range(len(small.dprnn), len(self.dprnn))]
+        grow_(self, small, blocks, new_modules=new)
+        for block in list(self.dprnn)[len(small.dprnn):]:
+            for ln in (block.intra_ln, block.inter_ln):
+                ln.weight.zero_()
+                ln.bias.zero_()
         return self
 
     def n_parameters_with_erb(self) -> int:

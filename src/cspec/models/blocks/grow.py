@@ -54,14 +54,19 @@ def embed_(big: torch.Tensor, small: torch.Tensor, blocks: Sequence[int] = (), z
 
 
 @torch.no_grad()
-def grow_(big: nn.Module, small: nn.Module, input_blocks: dict[str, int] | None = None) -> nn.Module:
+def grow_(big: nn.Module, small: nn.Module, input_blocks: dict[str, int] | None = None,
+          new_modules: Sequence[str] = ()) -> nn.Module:
     """Copy ``small``'s parameters and buffers into ``big`` (same module names; each dimension the same size or
     larger), new units with zero outgoing weights. ``input_blocks`` names the modules whose input dimension is a
-    stack of several blocks (a linear layer after a grouped or bidirectional RNN: groups x directions)."""
+    stack of several blocks (a linear layer after a grouped or bidirectional RNN: groups x directions).
+    Tensors whose names start with one of ``new_modules`` are ``big``'s alone and keep their values (the caller
+    makes those modules start as identities)."""
     input_blocks = input_blocks or {}
     small_tensors = dict(small.named_parameters()) | dict(small.named_buffers())
     big_modules = dict(big.named_modules())
     for name, tensor in list(big.named_parameters()) + list(big.named_buffers()):
+        if any(name.startswith(prefix) for prefix in new_modules):
+            continue
         if name not in small_tensors:
             raise ConfigError(f"cannot grow: the smaller model has no tensor {name}")
         src = small_tensors[name]
