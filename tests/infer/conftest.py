@@ -68,7 +68,9 @@ def small(name: str):
     kw = {"crn": {"channels": (8, 8, 16, 16, 16)}, "gcrn": {"channels": (8, 8, 16, 16, 16)},
           "dccrn-cl": {"channels": (4, 8, 8), "rnn_units": 32}, "dccrn-e": {"channels": (4, 8, 8), "rnn_units": 32}}
     kw["gtcrn-wide"] = {"hidden": 32, "dprnn_scale": 2}  # the grown GTCRN (GTCRN.grow_from)
-    return input_dependent(build(name.removesuffix("-wide"), **kw.get(name, {}))).eval()
+    kw["gtcrn-df"] = {"df_order": 3}  # with a deep filter
+    return input_dependent(build(name.split("-")[0] if name.startswith("gtcrn") else name,
+                                 **kw.get(name, {}))).eval()
 
 
 DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))

@@ -12,7 +12,7 @@ from cspec.infer import OnnxModel, Stream, export_onnx
 
 from .conftest import dev_clip, small
 
-@pytest.mark.parametrize("name", ["gtcrn", "gtcrn-wide", "dccrn-cl", "dccrn-e", "crn", "gcrn"])
+@pytest.mark.parametrize("name", ["gtcrn", "gtcrn-wide", "gtcrn-df", "dccrn-cl", "dccrn-e", "crn", "gcrn"])
 def test_offline_export_equals_pytorch(tmp_path, name):
     model = small(name)
     path = export_onnx(model, tmp_path / f"{name}.onnx")

@@ -61,3 +61,8 @@ def test_bounded_context_path_for_other_causal_models(causal_fir):
 def test_non_causal_model_is_refused(local_mask):
     with pytest.raises(ConfigError, match="not causal"):
         Stream(local_mask)
+
+
+def test_deep_filter_model_is_refused_frame_by_frame():
+    with pytest.raises(ConfigError, match="deep filter over 3 frames"):
+        Stream(small("gtcrn-df"))

@@ -26,7 +26,7 @@ def _trained_like(seed: int = 0):
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_grown_gtcrn_computes_the_same_function(mode):
     small = _trained_like()
-    big = build("gtcrn", hidden=40, dprnn_scale=3, n_dprnn=3).grow_from(small)
+    big = build("gtcrn", hidden=40, dprnn_scale=3, n_dprnn=3, df_order=3).grow_from(small)
     assert big.n_parameters() > 1.5 * small.n_parameters()
     x = torch.randn(2, 12000) * 0.1
     getattr(small, mode)()
@@ -95,3 +95,21 @@ def test_recipe_init_grows_a_smaller_gtcrn(tmp_path):
         assert torch.allclose(small(x)["wave"], big(x)["wave"], atol=1e-5)
     with pytest.raises(ConfigError, match="model.init.*smaller"):
         _initialise(build("gtcrn", hidden=8), str(tmp_path / "small"))
+
+
+def test_deep_filter_by_hand():
+    """S(t, f) = sum_k M_k(t, f) Y(t - k, f) in the 65 lowest bins, M_0 Y above (Schröter et al. 2022, eq. 2)."""
+    torch.manual_seed(3)
+    model = build("gtcrn", df_order=3)
+    re, im = torch.randn(2, 257, 7), torch.randn(2, 257, 7)
+    taps = torch.randn(2, 6, 7, 257)
+    sr, si = model._apply_taps(re, im, taps)
+    y = torch.complex(re, im).numpy()
+    m = torch.complex(taps[:, 0::2], taps[:, 1::2]).numpy()  # (B, 3, T, F)
+    expected = y * m[:, 0].transpose(0, 2, 1)
+    for b in range(2):
+        for t in range(7):
+            for f in range(65):
+                expected[b, f, t] = sum(m[b, k, t, f] * y[b, f, t - k] for k in range(3) if t - k >= 0)
+    got = torch.complex(sr, si).numpy()
+    assert abs(got - expected).max() < 1e-5

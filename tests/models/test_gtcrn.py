@@ -41,6 +41,7 @@ def test_gtcrn_overfit(model_checks):
 def test_gtcrn_causal(model_checks):
     torch.manual_seed(0)
     model_checks.causal(input_dependent(build("gtcrn", **SMALL)))
+    model_checks.causal(input_dependent(build("gtcrn", **SMALL, df_order=3)))  # the deep filter reads past frames
 
 
 def test_erb_sfe_and_mask_by_hand():

@@ -28,7 +28,10 @@ Pair = tuple[Tensor, Tensor]
 
 
 def gtcrn_core(model, re: Tensor, im: Tensor) -> Pair:
-    """GTCRN and its two-stage cascade: complex ratio mask (``mask_pair``), ``S = M Y``."""
+    """GTCRN and its two-stage cascade: complex ratio mask (``mask_pair``), ``S = M Y``; GTCRN with a deep filter:
+    ``GTCRN.enhance_pair`` (its taps read past frames, so this core is offline only, :func:`refuse_frame_lookahead`)."""
+    if getattr(model, "df_order", 1) > 1:
+        return model.enhance_pair(re, im)
     return complex_mul(re, im, *model.mask_pair(re, im))
 
 
@@ -90,9 +93,14 @@ def get_core(model) -> Callable[[Tensor, Tensor], Pair]:
 
 
 def refuse_frame_lookahead(model, instead: str) -> None:
-    """:class:`ConfigError` for a model that looks frames ahead (``GTCRN(lookahead_frames=L)``, ``L > 0``): frame-by-
+    """:class:`ConfigError` for a model that looks frames ahead (``GTCRN(lookahead_frames=L)``, ``L > 0``) or filters
+    over past frames of the noisy spectrum (``GTCRN(df_order=N)``, ``N > 1``): frame-by-
     frame streaming (:class:`cspec.infer.Stream`, ``export_onnx(mode="frames")``) emits frame ``t`` at input
     frame ``t``. ``instead`` names what to use."""
+    taps = getattr(model, "df_order", 1)
+    if taps > 1:
+        raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' has a deep filter over {taps} frames; "
+                          f"frame-by-frame streaming takes models without one only: {instead}")
     frames = getattr(model, "lookahead_frames", 0)
     if frames:
         raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' looks {frames} frames ahead; "

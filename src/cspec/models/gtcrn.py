@@ -44,6 +44,7 @@ from cspec.models.base import SpeechModel, register
 from cspec.models.blocks.crn_common import causal_istft, causal_stft, exact_lookahead
 from cspec.models.blocks.crn_gtcrn import ERB, GDPRNN, SFE, GTConv
 from cspec.models.blocks.grow import grow_
+from cspec.nn.functional import complex_mul
 from cspec.spectral.masks import apply_mask
 from cspec.spectral.stft import STFTConfig
 
@@ -89,6 +90,12 @@ class GTCRN(SpeechModel):
         dprnn_scale: multiplies the hidden units of the G-DPRNNs' GRUs (1, the paper's), cspec's option for a wider
             GTCRN; with ``hidden`` it widens the network without changing its feature channels, so a trained GTCRN
             grows into the wider one and keeps its function (:meth:`grow_from`).
+        df_order: taps of a deep filter in the ``erb_low`` lowest bins (1: the paper's complex ratio mask). With
+            ``N > 1`` the decoder also gives ``N - 1`` complex coefficients per low bin and frame, applied to the
+            noisy spectrum's previous frames: ``S(t, f) = sum_k M_k(t, f) Y(t - k, f)``, as DeepFilterNet's deep
+            filter below 5 kHz (Schröter et al. 2022, eq. 2; Mack & Habets 2020), here causal (past frames only).
+            The first ``erb_low`` bins (2 kHz) are the ones GTCRN keeps unmerged. Offline and ONNX offline; frame-by-
+            frame streaming takes ``N = 1`` only. cspec's option; a trained GTCRN grows into it (:meth:`grow_from`).
     """
 
     sample_rate = 16000
@@ -101,13 +108,16 @@ class GTCRN(SpeechModel):
     def __init__(
         self, channels: int = 16, hidden: int = 16, dilations: tuple = (1, 2, 5), n_dprnn: int = 2,
         erb_low: int = 65, erb_bands: int = 64, lookahead_frames: int = 0, mask_gain: float = 1.0,
-        extra_inputs: int = 0, dprnn_scale: int = 1,
+        extra_inputs: int = 0, dprnn_scale: int = 1, df_order: int = 1,
     ):
         super().__init__()
         if int(lookahead_frames) < 0:
             raise ConfigError(f"lookahead_frames must be >= 0, got {lookahead_frames}")
         if not 0 < float(mask_gain) < float("inf"):
             raise ConfigError(f"mask_gain must be a positive number, got {mask_gain}")
+        if int(df_order) < 1:
+            raise ConfigError(f"df_order must be >= 1 (1: a complex ratio mask), got {df_order}")
+        self.df_order = int(df_order)
         if int(extra_inputs) < 0:
             raise ConfigError(f"extra_inputs must be >= 0, got {extra_inputs}")
         self.lookahead_frames, self.mask_gain = int(lookahead_frames), float(mask_gain)
@@ -128,7 +138,7 @@ class GTCRN(SpeechModel):
         self.dprnn = nn.Sequential(*[GDPRNN(channels, width, dprnn_scale) for _ in range(int(n_dprnn))])
         self.decoder = nn.ModuleList(
             [GTConv(channels, hidden, d) for d in dil[::-1]]
-            + [_conv_block(channels, channels, 2, True), _conv_block(channels, 2, 1, True, last=True)]
+            + [_conv_block(channels, channels, 2, True), _conv_block(channels, 2 * self.df_order, 1, True, last=True)]
         )
         # cspec's choice, not the paper's: the mask starts as the same real gain tanh(0.5) = 0.46 in every bin (the
         # last normalisation's scale at zero, as the zero-initialised last BatchNorm of each residual block in Goyal et
@@ -137,7 +147,8 @@ class GTCRN(SpeechModel):
         # models: output = clean speech x -0.45; see negate_mask).
         with torch.no_grad():
             self.mask_norm.weight.zero_()
-            self.mask_norm.bias.copy_(torch.tensor([0.5, 0.0]))
+            self.mask_norm.bias.zero_()
+            self.mask_norm.bias[0] = 0.5  # the deep filter's further taps start at zero
             self.input_conv.weight[:, self.FEATURES_PER_INPUT:].zero_()  # the extra inputs' weights
 
     @property
@@ -172,7 +183,7 @@ class GTCRN(SpeechModel):
         """Take a trained GTCRN's weights into this larger one so that it computes the same function (in place).
 
         ``small`` must have the same options except a smaller or equal ``hidden`` (the GTConv blocks' hidden
-        channels), ``dprnn_scale`` (the G-DPRNNs' GRU units) and ``n_dprnn``. New units start with zero outgoing
+        channels), ``dprnn_scale`` (the G-DPRNNs' GRU units), ``n_dprnn`` and ``df_order`` (new taps start at zero). New units start with zero outgoing
         weights (:mod:`cspec.models.blocks.grow`, after Net2Net, Chen et al. 2016); new G-DPRNN blocks come after
         the trained ones with their layer norms' affine parameters at zero, so each adds nothing to its residual
         (an identity, as Net2DeeperNet's). The way to a larger causal student that keeps what a model learnt.
@@ -183,7 +194,7 @@ class GTCRN(SpeechModel):
         norm = lambda cfg: {k: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
                             for k, v in {**defaults, **cfg}.items()}
         mine, theirs = norm(self.config), norm(small.config)
-        growing = ("hidden", "dprnn_scale", "n_dprnn")
+        growing = ("hidden", "dprnn_scale", "n_dprnn", "df_order")
         other = sorted(k for k in mine if k not in growing and mine[k] != theirs.get(k))
         if other:
             raise ConfigError(f"a GTCRN grows only in {', '.join(growing)}; these options differ: {other}")
@@ -196,6 +207,8 @@ class GTCRN(SpeechModel):
             blocks[f"dprnn.{k}.inter_fc"] = 2  # two groups
         new = [f"dprnn.{k}." for k in range(len(small.dprnn), len(self.dprnn))]
         grow_(self, small, blocks, new_modules=new)
+        self.mask_norm.weight[2 * small.df_order:] = 0  # new deep-filter taps start at zero
+        self.mask_norm.bias[2 * small.df_order:] = 0
         for block in list(self.dprnn)[len(small.dprnn):]:
             for ln in (block.intra_ln, block.inter_ln):
                 ln.weight.zero_()
@@ -218,7 +231,31 @@ class GTCRN(SpeechModel):
     def mask_pair(self, re: torch.Tensor, im: torch.Tensor, *extra: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Real and imaginary parts ``(B, 257, frames)`` of the complex ratio mask, from those of the noisy
         spectrum: the network on real tensors, shared by :meth:`estimate_mask` and the streaming/ONNX path.
-        ``extra``: the real and imaginary parts of the ``extra_inputs`` further spectra, in turn."""
+        ``extra``: the real and imaginary parts of the ``extra_inputs`` further spectra, in turn. With a deep filter
+        (``df_order > 1``) this is its tap on the current frame; :meth:`enhance_pair` applies all taps."""
+        m = self._taps(re, im, *extra)
+        return m[:, 0].transpose(1, 2), m[:, 1].transpose(1, 2)
+
+    def enhance_pair(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The enhanced spectrum's real and imaginary parts ``(B, 257, frames)``: ``S = M Y``, or with a deep filter
+        ``S(t, f) = sum_k M_k(t, f) Y(t - k, f)`` in the ``erb_low`` lowest bins (``Y`` zero before the start)."""
+        return self._apply_taps(re, im, self._taps(re, im))
+
+    def _apply_taps(self, re: torch.Tensor, im: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = m.transpose(2, 3)  # (B, 2 N, 257, T)
+        sr, si = complex_mul(re, im, m[:, 0], m[:, 1])
+        low = self.erb.n_low
+        n = re.shape[-1]
+        for k in range(1, self.df_order):  # Y(t - k): k frames of zeros before the start
+            yr = nn.functional.pad(re[:, :low], (k, 0))[..., :n]
+            yi = nn.functional.pad(im[:, :low], (k, 0))[..., :n]
+            tr, ti = complex_mul(yr, yi, m[:, 2 * k, :low], m[:, 2 * k + 1, :low])
+            sr = torch.cat([sr[:, :low] + tr, sr[:, low:]], dim=1)
+            si = torch.cat([si[:, :low] + ti, si[:, low:]], dim=1)
+        return sr, si
+
+    def _taps(self, re: torch.Tensor, im: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        """The decoder's output on the bins, ``(B, 2 df_order, T, 257)``: real and imaginary part of each tap."""
         if len(extra) != 2 * self.extra_inputs:
             raise ConfigError(f"this GTCRN takes {self.extra_inputs} extra spectra (as real, imaginary pairs), "
                               f"got {len(extra)} tensors")
@@ -233,10 +270,10 @@ class GTCRN(SpeechModel):
         x = self.dprnn(x)
         for k, layer in enumerate(self.decoder):
             x = layer(x + skips[-1 - k])
-        m = self.erb.bs(x)[:, :, la:]  # (B, 2, T, 257)
+        m = self.erb.bs(x)[:, :, la:]  # (B, 2 df_order, T, 257)
         if self.mask_gain != 1.0:
             m = m * self.mask_gain
-        return m[:, 0].transpose(1, 2), m[:, 1].transpose(1, 2)
+        return m
 
     def estimate_mask(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex ratio mask ``(B, 257, frames)`` from the noisy spectrum ``(B, 257, frames)``."""
@@ -245,6 +282,11 @@ class GTCRN(SpeechModel):
     def forward(self, wave: torch.Tensor) -> dict:
         wave = self._check_input(wave)
         noisy = causal_stft(wave, self.stft_config)
-        mask = self.estimate_mask(noisy)
-        spec = apply_mask(noisy, mask)
+        if self.df_order == 1:
+            mask = self.estimate_mask(noisy)
+            spec = apply_mask(noisy, mask)
+        else:  # the first tap's mask is reported
+            taps = self._taps(noisy.real, noisy.imag)
+            mask = torch.complex(taps[:, 0], taps[:, 1]).transpose(1, 2)
+            spec = torch.complex(*self._apply_taps(noisy.real, noisy.imag, taps))
         return {"wave": causal_istft(spec, self.stft_config, wave.shape[-1]), "spec": spec, "mask": mask}

@@ -11,8 +11,8 @@ gradient) is non-zero from the first step.
 :func:`grow_` copies a trained module's tensors into a wider module of the same structure. Along each dimension a
 tensor is a stack of ``blocks`` equal blocks (a GRU's three gates along its rows; the outputs of grouped or
 bidirectional RNNs along a linear layer's inputs), and the trained block fills the leading part of the wider
-block. Wherever a weight's input dimension (dimension 1) grew, the new entries are zero: nothing reads a new unit
-at first. New normalisation statistics keep their defaults (mean 0, variance 1).
+block. Wherever a weight's input dimension (dimension 1; 0 for a transposed convolution) grew, the new entries are
+zero: nothing reads a new unit at first. New normalisation statistics keep their defaults (mean 0, variance 1).
 """
 
 from __future__ import annotations
@@ -80,5 +80,9 @@ def grow_(big: nn.Module, small: nn.Module, input_blocks: dict[str, int] | None 
             blocks[0] = 3  # reset, update and new gates stacked along the rows
         if owner in input_blocks and tensor.dim() > 1:
             blocks[1] = input_blocks[owner]
+        if isinstance(module, nn.modules.conv._ConvTransposeNd) and leaf == "weight":
+            # (in, out / groups, ...): the inputs are dimension 0; zero there, keep new outputs' random weights
+            embed_(tensor.transpose(0, 1), src.transpose(0, 1), blocks, zero_new_inputs=True, what=name)
+            continue
         embed_(tensor, src, blocks, zero_new_inputs=leaf.startswith("weight"), what=name)
     return big
