@@ -22,7 +22,7 @@ def _feed(stream, x, gen, max_chunk):
     return torch.cat(outs, -1), slack
 
 
-@pytest.mark.parametrize("name", ["gtcrn", "gtcrn-wide", "crn", "gcrn", "dccrn-cl", "dccrn-e"])
+@pytest.mark.parametrize("name", ["gtcrn", "gtcrn-wide", "gtcrn-df", "crn", "gcrn", "dccrn-cl", "dccrn-e"])
 def test_stream_equals_offline(name):
     model = small(name)
     gen = torch.Generator().manual_seed(3)
@@ -63,6 +63,8 @@ def test_non_causal_model_is_refused(local_mask):
         Stream(local_mask)
 
 
-def test_deep_filter_model_is_refused_frame_by_frame():
+def test_deep_filter_model_is_refused_by_the_frames_export(tmp_path):
+    from cspec.infer import export_onnx
+
     with pytest.raises(ConfigError, match="deep filter over 3 frames"):
-        Stream(small("gtcrn-df"))
+        export_onnx(small("gtcrn-df"), tmp_path / "df.onnx", mode="frames")

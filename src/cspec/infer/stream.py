@@ -8,7 +8,8 @@ divided by the overlap-added squared window, exactly as :func:`cspec.spectral.is
 convolutional state is carried between calls on a private copy of the model: each causal convolution keeps its last
 ``(k - 1) d`` input frames (in place of its zero padding), each transposed one its last ``k - 1``, each
 unidirectional RNN (the ones along time; the bidirectional ones of GTCRN run across frequency within a frame) its
-hidden state. Cost per frame: one core evaluation on one frame; memory: one frame of signal and the state.
+hidden state, a GTCRN deep filter its last ``df_order - 1`` noisy frames. Cost per frame: one core evaluation on
+one frame; memory: one frame of signal and the state.
 
 Latency (``Stream.latency``, samples): output sample ``t`` is final once every frame whose window is non-zero at
 ``t`` has been processed, and the last of them needs input up to ``t + b - a`` (``a``, ``b``: first and last
@@ -58,6 +59,10 @@ def _stateful(model: nn.Module) -> tuple[nn.Module, dict]:
         return xx
 
     for name, mod in m.named_modules():
+        if getattr(mod, "df_order", 1) > 1:  # GTCRN's deep filter: the last df_order - 1 frames of the low bins
+            def history(re, im, k=name, p=mod.df_order - 1, low=mod.erb.n_low):
+                return cat(k + ".df.re", re[:, :low], -1, p), cat(k + ".df.im", im[:, :low], -1, p)
+            mod._history = history
         if isinstance(mod, CausalConv2d) and mod.time_pad:
             mod.forward = lambda x, k=name, mod=mod: mod.conv(cat(k, x, 2, mod.time_pad))
         elif isinstance(mod, CausalConvTranspose2d) and mod.conv.kernel_size[0] > 1:
@@ -106,7 +111,7 @@ class Stream:
         if not getattr(model, "causal", False):
             raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' is not causal and cannot "
                               "stream; use cspec.infer.Enhancer (chunked offline processing)")
-        refuse_frame_lookahead(model, "use cspec.infer.Enhancer (chunked offline processing)")
+        refuse_frame_lookahead(model, "use cspec.infer.Enhancer (chunked offline processing)", deep_filter=True)
         self.model, self.sample_rate = model.eval(), int(model.sample_rate)
         self.onnx = getattr(model, "mode", None) == "frames"  # a frames export run by cspec.infer.OnnxModel
         self.framewise = self.onnx or has_core(model)

@@ -94,8 +94,9 @@ class GTCRN(SpeechModel):
             ``N > 1`` the decoder also gives ``N - 1`` complex coefficients per low bin and frame, applied to the
             noisy spectrum's previous frames: ``S(t, f) = sum_k M_k(t, f) Y(t - k, f)``, as DeepFilterNet's deep
             filter below 5 kHz (Schröter et al. 2022, eq. 2; Mack & Habets 2020), here causal (past frames only).
-            The first ``erb_low`` bins (2 kHz) are the ones GTCRN keeps unmerged. Offline and ONNX offline; frame-by-
-            frame streaming takes ``N = 1`` only. cspec's option; a trained GTCRN grows into it (:meth:`grow_from`).
+            The first ``erb_low`` bins (2 kHz) are the ones GTCRN keeps unmerged. Offline, streaming
+            (:class:`cspec.infer.Stream` keeps the last ``N - 1`` frames) and ONNX offline; the ONNX frames export
+            takes ``N = 1`` only. cspec's option; a trained GTCRN grows into it (:meth:`grow_from`).
     """
 
     sample_rate = 16000
@@ -244,15 +245,20 @@ class GTCRN(SpeechModel):
     def _apply_taps(self, re: torch.Tensor, im: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         m = m.transpose(2, 3)  # (B, 2 N, 257, T)
         sr, si = complex_mul(re, im, m[:, 0], m[:, 1])
-        low = self.erb.n_low
-        n = re.shape[-1]
-        for k in range(1, self.df_order):  # Y(t - k): k frames of zeros before the start
-            yr = nn.functional.pad(re[:, :low], (k, 0))[..., :n]
-            yi = nn.functional.pad(im[:, :low], (k, 0))[..., :n]
+        low, n, p = self.erb.n_low, re.shape[-1], self.df_order - 1
+        hr, hi = self._history(re, im)
+        for k in range(1, self.df_order):  # Y(t - k)
+            yr, yi = hr[..., p - k: p - k + n], hi[..., p - k: p - k + n]
             tr, ti = complex_mul(yr, yi, m[:, 2 * k, :low], m[:, 2 * k + 1, :low])
             sr = torch.cat([sr[:, :low] + tr, sr[:, low:]], dim=1)
             si = torch.cat([si[:, :low] + ti, si[:, low:]], dim=1)
         return sr, si
+
+    def _history(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The low bins of ``Y`` with the ``df_order - 1`` frames before them: zeros before the start (offline);
+        :class:`cspec.infer.Stream` puts the previous call's last frames there."""
+        low, p = self.erb.n_low, self.df_order - 1
+        return nn.functional.pad(re[:, :low], (p, 0)), nn.functional.pad(im[:, :low], (p, 0))
 
     def _taps(self, re: torch.Tensor, im: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
         """The decoder's output on the bins, ``(B, 2 df_order, T, 257)``: real and imaginary part of each tap."""
