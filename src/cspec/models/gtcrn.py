@@ -104,6 +104,8 @@ class GTCRN(SpeechModel):
     causal = True
     paper = "Rong et al., 2024, ICASSP: GTCRN: A speech enhancement model requiring ultralow computational resources"
     paper_params = 0.0237
+    #: options introduced after the bundled ONNX exports, at their defaults left out of ``model_digest``
+    added_options = {"dprnn_scale": 1, "df_order": 1}
     FEATURES_PER_INPUT = 9  # input channels a spectrum gives: (magnitude, real, imaginary) x the SFE's 3 neighbours
 
     def __init__(

@@ -175,11 +175,15 @@ def model_digest(model: torch.nn.Module) -> str:
     """SHA-256 of what a model computes: its registry name, its config (``model.config``, JSON with sorted keys)
     and its state dict (names, dtypes, shapes and bytes, in name order). An ONNX export records it, so that a
     loader can tell whether the export still computes what the folder's model does (new weights, or a config
-    change such as ``mask_gain`` with the same weights, make it stale)."""
+    change such as ``mask_gain`` with the same weights, make it stale). Options a model class lists in
+    ``added_options`` (introduced after bundled exports were made) count only where they differ from their default,
+    so a new option does not make the existing exports stale."""
     import hashlib
 
     h = hashlib.sha256()
-    config = json.dumps(getattr(model, "config", {}), sort_keys=True, default=str)
+    added = getattr(model, "added_options", {})  # options added after exports were made: left out at their default
+    config = {k: v for k, v in getattr(model, "config", {}).items() if not (k in added and v == added[k])}
+    config = json.dumps(config, sort_keys=True, default=str)
     h.update(f"{getattr(model, 'name', type(model).__name__)}|{config}|".encode())
     for name, t in sorted(model.state_dict().items()):
         t = t.detach().to("cpu").contiguous()
