@@ -112,6 +112,10 @@ def test_model_init_fine_tunes_from_a_model_folder(tiny, tmp_path):
     assert any(not torch.equal(v, source.state_dict()[k]) for k, v in plain.state_dict().items())
     save(build("gtcrn", channels=8, hidden=8, n_dprnn=1), tmp_path / "wider")
     raw["model"]["init"] = str(tmp_path / "wider")
+    with pytest.raises(ConfigError, match="model.init.*grows only in hidden.*'channels'"):  # nor a grown one
+        prepare(load_recipe(raw))
+    save(build("crn"), tmp_path / "crn")
+    raw["model"]["init"] = str(tmp_path / "crn")
     with pytest.raises(ConfigError, match="model.init.*must be the same"):
         prepare(load_recipe(raw))
     raw["model"]["init"] = str(tmp_path / "missing")
