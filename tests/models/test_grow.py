@@ -98,7 +98,7 @@ def test_recipe_init_grows_a_smaller_gtcrn(tmp_path):
 
 
 def test_deep_filter_by_hand():
-    """S(t, f) = sum_k M_k(t, f) Y(t - k, f) in the 65 lowest bins, M_0 Y above (Schröter et al. 2022, eq. 2)."""
+    """S(t, f) = sum_k M_k(t, f) Y(t - k, f) in the 65 lowest bins, M_0 Y above (deep filtering, worked by hand)."""
     torch.manual_seed(3)
     model = build("gtcrn", df_order=3)
     re, im = torch.randn(2, 257, 7), torch.randn(2, 257, 7)

@@ -29,7 +29,8 @@ Pair = tuple[Tensor, Tensor]
 
 def gtcrn_core(model, re: Tensor, im: Tensor) -> Pair:
     """GTCRN and its two-stage cascade: complex ratio mask (``mask_pair``), ``S = M Y``; GTCRN with a deep filter:
-    ``GTCRN.enhance_pair`` (its taps read past frames: ``GTCRN._history``, which :class:`cspec.infer.Stream` carries)."""
+    ``GTCRN.enhance_pair`` (its taps read past frames: ``GTCRN._history``, which :class:`cspec.infer.Stream`
+    carries)."""
     if getattr(model, "df_order", 1) > 1:
         return model.enhance_pair(re, im)
     return complex_mul(re, im, *model.mask_pair(re, im))

@@ -93,10 +93,10 @@ class GTCRN(SpeechModel):
         df_order: taps of a deep filter in the ``erb_low`` lowest bins (1: the paper's complex ratio mask). With
             ``N > 1`` the decoder also gives ``N - 1`` complex coefficients per low bin and frame, applied to the
             noisy spectrum's previous frames: ``S(t, f) = sum_k M_k(t, f) Y(t - k, f)``, as DeepFilterNet's deep
-            filter below 5 kHz (Schröter et al. 2022, eq. 2; Mack & Habets 2020), here causal (past frames only).
-            The first ``erb_low`` bins (2 kHz) are the ones GTCRN keeps unmerged. Offline, streaming
-            (:class:`cspec.infer.Stream` keeps the last ``N - 1`` frames) and ONNX offline; the ONNX frames export
-            takes ``N = 1`` only. cspec's option; a trained GTCRN grows into it (:meth:`grow_from`).
+            filter below 5 kHz (Schröter et al. 2022, DeepFilterNet; Mack & Habets 2020, deep filtering), here
+            causal (past frames only). The first ``erb_low`` bins (2 kHz) are the ones GTCRN keeps unmerged.
+            Offline, streaming (:class:`cspec.infer.Stream` keeps the last ``N - 1`` frames) and ONNX offline; the
+            ONNX frames export takes ``N = 1`` only. cspec's option; a trained GTCRN grows into it (:meth:`grow_from`).
     """
 
     sample_rate = 16000
@@ -186,10 +186,11 @@ class GTCRN(SpeechModel):
         """Take a trained GTCRN's weights into this larger one so that it computes the same function (in place).
 
         ``small`` must have the same options except a smaller or equal ``hidden`` (the GTConv blocks' hidden
-        channels), ``dprnn_scale`` (the G-DPRNNs' GRU units), ``n_dprnn`` and ``df_order`` (new taps start at zero). New units start with zero outgoing
-        weights (:mod:`cspec.models.blocks.grow`, after Net2Net, Chen et al. 2016); new G-DPRNN blocks come after
-        the trained ones with their layer norms' affine parameters at zero, so each adds nothing to its residual
-        (an identity, as Net2DeeperNet's). The way to a larger causal student that keeps what a model learnt.
+        channels), ``dprnn_scale`` (the G-DPRNNs' GRU units), ``n_dprnn`` and ``df_order`` (new taps start at
+        zero). New units start with zero outgoing weights (:mod:`cspec.models.blocks.grow`, after Net2Net, Chen et
+        al. 2016); new G-DPRNN blocks come after the trained ones with their layer norms' affine parameters at zero,
+        so each adds nothing to its residual (an identity, as Net2DeeperNet's). The way to a larger causal student
+        that keeps what a model learnt.
         """
         if getattr(small, "registry_name", None) != self.registry_name:
             raise ConfigError(f"a GTCRN grows only from a GTCRN, got {getattr(small, 'registry_name', small)}")
