@@ -155,3 +155,13 @@ def test_nan_output_of_finite_weights_is_blamed_on_the_model(tmp_path):
     with pytest.raises(ModelError, match="model 'broken' gave NaN or Inf samples"):
         Enhancer(Broken()).enhance_files([src, src], [tmp_path / "o1.wav", tmp_path / "o2.wav"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
+
+
+def test_an_empty_argument_is_not_the_current_folder(tmp_path, model, capsys, monkeypatch):
+    # an unset shell variable ("$f") must not enhance every audio file below the working folder
+    _noise(tmp_path / "here.wav")
+    monkeypatch.chdir(tmp_path)
+    rc = main(["enhance", "", "-o", str(tmp_path / "out"), "--model", str(model)])
+    cap = capsys.readouterr()
+    assert rc != 0 and not (tmp_path / "out").exists()
+    assert "'': an empty path" in cap.err and "Traceback" not in cap.err

@@ -103,6 +103,9 @@ def walk_inputs(inputs: list[str], skip_stem) -> tuple[list[tuple[Path, Path]], 
     found: list[tuple[Path, Path]] = []
     problems: list[str] = []
     for arg in inputs:
+        if not str(arg).strip():  # Path("") is the current folder: an empty argument (an unset variable) is an error
+            problems.append(f"{arg!r}: an empty path; name a file, folder or glob")
+            continue
         path = Path(arg)
         try:
             st = os.stat(path)
