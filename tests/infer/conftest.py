@@ -67,10 +67,11 @@ def small(name: str):
     torch.manual_seed(0)
     kw = {"crn": {"channels": (8, 8, 16, 16, 16)}, "gcrn": {"channels": (8, 8, 16, 16, 16)},
           "dccrn-cl": {"channels": (4, 8, 8), "rnn_units": 32}, "dccrn-e": {"channels": (4, 8, 8), "rnn_units": 32}}
-    kw["gtcrn-wide"] = {"hidden": 32, "dprnn_scale": 2}  # the grown GTCRN (GTCRN.grow_from)
-    kw["gtcrn-df"] = {"df_order": 3}  # with a deep filter
-    return input_dependent(build(name.split("-")[0] if name.startswith("gtcrn") else name,
-                                 **kw.get(name, {}))).eval()
+    variants = {"gtcrn-wide": {"hidden": 32, "dprnn_scale": 2},  # a grown GTCRN (GTCRN.grow_from)
+                "gtcrn-df": {"df_order": 3}}  # with a deep filter
+    if name in variants:
+        return input_dependent(build("gtcrn", **variants[name])).eval()
+    return input_dependent(build(name, **kw.get(name, {}))).eval()
 
 
 DATA = Path(os.environ.get("CSPEC_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))

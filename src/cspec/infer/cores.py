@@ -31,9 +31,8 @@ def gtcrn_core(model, re: Tensor, im: Tensor) -> Pair:
     """GTCRN and its two-stage cascade: complex ratio mask (``mask_pair``), ``S = M Y``; GTCRN with a deep filter:
     ``GTCRN.enhance_pair`` (its taps read past frames: ``GTCRN._history``, which :class:`cspec.infer.Stream`
     carries)."""
-    if getattr(model, "df_order", 1) > 1:
-        return model.enhance_pair(re, im)
-    return complex_mul(re, im, *model.mask_pair(re, im))
+    enhance = getattr(model, "enhance_pair", None)  # GTCRN; the cascade applies its masks in turn
+    return enhance(re, im) if enhance is not None else complex_mul(re, im, *model.mask_pair(re, im))
 
 
 def _unit_phase(re: Tensor, im: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -34,8 +34,6 @@ with reflect padding (not causal at the edges); this one pads with zeros.
 
 from __future__ import annotations
 
-import inspect
-
 import torch
 from torch import nn
 
@@ -194,9 +192,8 @@ class GTCRN(SpeechModel):
         """
         if getattr(small, "registry_name", None) != self.registry_name:
             raise ConfigError(f"a GTCRN grows only from a GTCRN, got {getattr(small, 'registry_name', small)}")
-        defaults = {k: p.default for k, p in inspect.signature(GTCRN.__init__).parameters.items() if k != "self"}
-        norm = lambda cfg: {k: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
-                            for k, v in {**defaults, **cfg}.items()}
+        # configs hold every option (the defaults filled in); a saved one has lists where a built one has tuples
+        norm = lambda cfg: {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}  # noqa: E731
         mine, theirs = norm(self.config), norm(small.config)
         growing = ("hidden", "dprnn_scale", "n_dprnn", "df_order")
         other = sorted(k for k in mine if k not in growing and mine[k] != theirs.get(k))
@@ -210,9 +207,7 @@ class GTCRN(SpeechModel):
             blocks[f"dprnn.{k}.intra_fc"] = 4  # two groups x two directions
             blocks[f"dprnn.{k}.inter_fc"] = 2  # two groups
         new = [f"dprnn.{k}." for k in range(len(small.dprnn), len(self.dprnn))]
-        grow_(self, small, blocks, new_modules=new)
-        self.mask_norm.weight[2 * small.df_order:] = 0  # new deep-filter taps start at zero
-        self.mask_norm.bias[2 * small.df_order:] = 0
+        grow_(self, small, blocks, new_modules=new)  # new deep-filter taps keep __init__'s zero mask_norm: zero taps
         for block in list(self.dprnn)[len(small.dprnn):]:
             for ln in (block.intra_ln, block.inter_ln):
                 ln.weight.zero_()
@@ -248,14 +243,16 @@ class GTCRN(SpeechModel):
     def _apply_taps(self, re: torch.Tensor, im: torch.Tensor, m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         m = m.transpose(2, 3)  # (B, 2 N, 257, T)
         sr, si = complex_mul(re, im, m[:, 0], m[:, 1])
+        if self.df_order == 1:
+            return sr, si
         low, n, p = self.erb.n_low, re.shape[-1], self.df_order - 1
         hr, hi = self._history(re, im)
-        for k in range(1, self.df_order):  # Y(t - k)
-            yr, yi = hr[..., p - k: p - k + n], hi[..., p - k: p - k + n]
-            tr, ti = complex_mul(yr, yi, m[:, 2 * k, :low], m[:, 2 * k + 1, :low])
-            sr = torch.cat([sr[:, :low] + tr, sr[:, low:]], dim=1)
-            si = torch.cat([si[:, :low] + ti, si[:, low:]], dim=1)
-        return sr, si
+        ar, ai = sr[:, :low], si[:, :low]
+        for k in range(1, self.df_order):  # + M_k Y(t - k) in the low bins
+            tr, ti = complex_mul(hr[..., p - k: p - k + n], hi[..., p - k: p - k + n],
+                                 m[:, 2 * k, :low], m[:, 2 * k + 1, :low])
+            ar, ai = ar + tr, ai + ti
+        return torch.cat([ar, sr[:, low:]], dim=1), torch.cat([ai, si[:, low:]], dim=1)
 
     def _history(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The low bins of ``Y`` with the ``df_order - 1`` frames before them: zeros before the start (offline);

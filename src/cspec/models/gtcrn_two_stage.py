@@ -69,8 +69,8 @@ class TwoStageGTCRN(SpeechModel):
         if not 0 < float(identity_bias) < 10:
             raise ConfigError(f"identity_bias must lie in (0, 10), got {identity_bias}")
         for which, opts in (("first", first), ("second", second)):
-            for key in ("lookahead_frames", "df_order"):
-                if int(opts.get(key, 0)) > (1 if key == "df_order" else 0):
+            for key, plain in (("lookahead_frames", 0), ("df_order", 1)):
+                if int(opts.get(key, plain)) != plain:
                     raise ConfigError(f"{which} stage: {key} is not supported in the cascade")
         second.setdefault("mask_gain", 1.0 / math.tanh(float(identity_bias)))
         if second.get("extra_inputs", 0):
