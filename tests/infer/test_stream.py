@@ -63,8 +63,15 @@ def test_non_causal_model_is_refused(local_mask):
         Stream(local_mask)
 
 
-def test_deep_filter_model_is_refused_by_the_frames_export(tmp_path):
-    from cspec.infer import export_onnx
+def test_deep_filter_model_streams_through_the_frames_export(tmp_path):
+    # the export's states are the Stream's (_stateful), so the deep filter's past frames travel with them
+    from cspec.infer import OnnxModel, export_onnx
 
-    with pytest.raises(ConfigError, match="deep filter over 3 frames"):
-        export_onnx(small("gtcrn-df"), tmp_path / "df.onnx", mode="frames")
+    model = small("gtcrn-df")
+    runner = OnnxModel(export_onnx(model, tmp_path / "df.onnx", mode="frames"))
+    x = torch.randn(9000, generator=torch.Generator().manual_seed(4)) * 0.1
+    with torch.no_grad():
+        ref = model(x[None])["wave"][0]
+    stream = Stream(runner)
+    y = torch.cat([stream.process(x[i: i + 1000]) for i in range(0, 9000, 1000)] + [stream.flush()])
+    assert float((y - ref).abs().max()) <= 1e-4

@@ -29,8 +29,8 @@ Pair = tuple[Tensor, Tensor]
 
 def gtcrn_core(model, re: Tensor, im: Tensor) -> Pair:
     """GTCRN and its two-stage cascade: complex ratio mask (``mask_pair``), ``S = M Y``; GTCRN with a deep filter:
-    ``GTCRN.enhance_pair`` (its taps read past frames: ``GTCRN._history``, which :class:`cspec.infer.Stream`
-    carries)."""
+    ``GTCRN.enhance_pair`` (its taps read past frames: ``GTCRN._history``, which the streaming state of
+    :class:`cspec.infer.Stream` and of the ONNX frames export carries)."""
     enhance = getattr(model, "enhance_pair", None)  # GTCRN; the cascade applies its masks in turn
     return enhance(re, im) if enhance is not None else complex_mul(re, im, *model.mask_pair(re, im))
 
@@ -92,18 +92,11 @@ def get_core(model) -> Callable[[Tensor, Tensor], Pair]:
                       "covered: gtcrn, gtcrn_two_stage, crn, gcrn, dccrn-e/r/c/cl")
 
 
-def refuse_frame_lookahead(model, instead: str, deep_filter: bool = False) -> None:
-    """:class:`ConfigError` for a model that looks frames ahead (``GTCRN(lookahead_frames=L)``, ``L > 0``):
-    frame-by-frame streaming (:class:`cspec.infer.Stream`, ``export_onnx(mode="frames")``) emits frame ``t`` at
-    input frame ``t``. Unless ``deep_filter`` (what :class:`cspec.infer.Stream` handles), also for a deep filter over
-    past frames (``GTCRN(df_order=N)``, ``N > 1``), whose history the ONNX frames export does not carry.
-    ``instead`` names what to use."""
-    name = getattr(model, "name", type(model).__name__)
-    taps = getattr(model, "df_order", 1)
-    if taps > 1 and not deep_filter:
-        raise ConfigError(f"model '{name}' has a deep filter over {taps} frames, which the frame-by-frame export "
-                          f"does not carry: {instead}")
+def refuse_frame_lookahead(model, instead: str) -> None:
+    """:class:`ConfigError` for a model that looks frames ahead (``GTCRN(lookahead_frames=L)``, ``L > 0``): frame-by-
+    frame streaming (:class:`cspec.infer.Stream`, ``export_onnx(mode="frames")``) emits frame ``t`` at input
+    frame ``t``. ``instead`` names what to use."""
     frames = getattr(model, "lookahead_frames", 0)
     if frames:
-        raise ConfigError(f"model '{name}' looks {frames} frames ahead; "
+        raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' looks {frames} frames ahead; "
                           f"frame-by-frame streaming takes models without frame look-ahead only: {instead}")

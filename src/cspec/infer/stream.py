@@ -111,7 +111,7 @@ class Stream:
         if not getattr(model, "causal", False):
             raise ConfigError(f"model '{getattr(model, 'name', type(model).__name__)}' is not causal and cannot "
                               "stream; use cspec.infer.Enhancer (chunked offline processing)")
-        refuse_frame_lookahead(model, "use cspec.infer.Enhancer (chunked offline processing)", deep_filter=True)
+        refuse_frame_lookahead(model, "use cspec.infer.Enhancer (chunked offline processing)")
         self.model, self.sample_rate = model.eval(), int(model.sample_rate)
         self.onnx = getattr(model, "mode", None) == "frames"  # a frames export run by cspec.infer.OnnxModel
         self.framewise = self.onnx or has_core(model)

@@ -93,8 +93,7 @@ class GTCRN(SpeechModel):
             noisy spectrum's previous frames: ``S(t, f) = sum_k M_k(t, f) Y(t - k, f)``, as DeepFilterNet's deep
             filter below 5 kHz (Schröter et al. 2022, DeepFilterNet; Mack & Habets 2020, deep filtering), here
             causal (past frames only). The first ``erb_low`` bins (2 kHz) are the ones GTCRN keeps unmerged.
-            Offline, streaming (:class:`cspec.infer.Stream` keeps the last ``N - 1`` frames) and ONNX offline; the
-            ONNX frames export takes ``N = 1`` only. cspec's option; a trained GTCRN grows into it (:meth:`grow_from`).
+            Offline, streaming and both ONNX exports (the streaming state keeps the last ``N - 1`` frames). cspec's option; a trained GTCRN grows into it (:meth:`grow_from`).
     """
 
     sample_rate = 16000
