@@ -1,4 +1,4 @@
-"""Function-preserving widening of GTCRN (cspec.models.blocks.grow, after Net2Net): invariants, no training."""
+"""Function-preserving widening of GTCRN and uPIT-BLSTM (cspec.models.blocks.grow, after Net2Net): invariants, no training."""
 
 import pytest
 import torch
@@ -78,7 +78,7 @@ def test_grow_refuses_what_it_cannot_keep():
         build("gtcrn", hidden=16).grow_from(small)
     with pytest.raises(ConfigError, match="channels"):
         build("gtcrn", channels=24, hidden=32).grow_from(small)
-    with pytest.raises(ConfigError, match="only from a GTCRN"):
+    with pytest.raises(ConfigError, match="gtcrn grows only from a gtcrn, got crn"):
         build("gtcrn").grow_from(build("crn"))
 
 
@@ -113,3 +113,55 @@ def test_deep_filter_by_hand():
                 expected[b, f, t] = sum(m[b, k, t, f] * y[b, f, t - k] for k in range(3) if t - k >= 0)
     got = torch.complex(sr, si).numpy()
     assert abs(got - expected).max() < 1e-5
+
+
+def _trained_like_upit(hidden: int, seed: int = 0):
+    torch.manual_seed(seed)
+    model = build("upit", hidden=hidden, layers=3, n_sources=2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    return model
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_grown_upit_separates_the_same(mode):
+    small = _trained_like_upit(6)
+    big = build("upit", hidden=10, layers=3, n_sources=2).grow_from(small)
+    x = torch.randn(2, 8000) * 0.1
+    getattr(small, mode)()
+    getattr(big, mode)()
+    with torch.no_grad():
+        assert torch.allclose(small(x)["wave"], big(x)["wave"], atol=1e-6)
+
+
+def test_grown_lstm_layout_by_index():
+    """torch's LSTM stacks the gates i, f, g, o along the rows; a deeper bidirectional layer reads [forward,
+    backward] of the layer below; the output layer reads both directions of the last one."""
+    small = _trained_like_upit(4, seed=2)
+    big = build("upit", hidden=6, layers=3, n_sources=2).grow_from(small)
+    rs, rb = small.rnn, big.rnn
+    for g in range(4):  # each gate's first 4 rows are small's
+        assert torch.equal(rb.weight_hh_l1[6 * g: 6 * g + 4, :4], rs.weight_hh_l1[4 * g: 4 * g + 4])
+        assert torch.equal(rb.bias_ih_l2_reverse[6 * g: 6 * g + 4], rs.bias_ih_l2_reverse[4 * g: 4 * g + 4])
+    assert torch.equal(rb.weight_hh_l1[:, 4:], torch.zeros(24, 2))  # nothing reads a new unit
+    w, ws = rb.weight_ih_l2, rs.weight_ih_l2  # inputs: 6 forward + 6 backward units of layer 1
+    assert torch.equal(w[:4, :4], ws[:4, :4]) and torch.equal(w[:4, 6:10], ws[:4, 4:8])
+    assert torch.equal(w[:, 4:6], torch.zeros(24, 2)) and torch.equal(w[:, 10:], torch.zeros(24, 2))
+    assert torch.equal(rb.weight_ih_l0[:4], rs.weight_ih_l0[:4])  # layer 0 reads the 257 bins, unchanged in size
+    out, outs = big.out.weight, small.out.weight
+    assert torch.equal(out[:, :4], outs[:, :4]) and torch.equal(out[:, 6:10], outs[:, 4:8])
+    assert torch.equal(out[:, 4:6], torch.zeros(514, 2)) and torch.equal(out[:, 10:], torch.zeros(514, 2))
+    big.train()
+    big(torch.randn(1, 4000) * 0.1)["wave"].square().sum().backward()
+    assert big.out.weight.grad[:, 4:6].abs().sum() > 0  # the new units' outgoing weights learn from step one
+
+
+def test_upit_grows_only_in_hidden():
+    small = _trained_like_upit(4)
+    with pytest.raises(ConfigError, match="grows only in hidden.*'layers'"):
+        build("upit", hidden=6, layers=2, n_sources=2).grow_from(small)
+    with pytest.raises(ConfigError, match="smaller"):
+        build("upit", hidden=3, layers=3, n_sources=2).grow_from(small)
+    with pytest.raises(ConfigError, match="upit grows only from a upit"):
+        build("upit", hidden=6, layers=3, n_sources=2).grow_from(build("gtcrn"))

@@ -41,7 +41,7 @@ from cspec.errors import ConfigError
 from cspec.models.base import SpeechModel, register
 from cspec.models.blocks.crn_common import causal_istft, causal_stft, exact_lookahead
 from cspec.models.blocks.crn_gtcrn import ERB, GDPRNN, SFE, GTConv
-from cspec.models.blocks.grow import grow_
+from cspec.models.blocks.grow import check_growth, grow_
 from cspec.nn.functional import complex_mul
 from cspec.spectral.masks import apply_mask
 from cspec.spectral.stft import STFTConfig
@@ -189,18 +189,7 @@ class GTCRN(SpeechModel):
         so each adds nothing to its residual (an identity, as Net2DeeperNet's). The way to a larger causal student
         that keeps what a model learnt.
         """
-        if getattr(small, "registry_name", None) != self.registry_name:
-            raise ConfigError(f"a GTCRN grows only from a GTCRN, got {getattr(small, 'registry_name', small)}")
-        # configs hold every option (the defaults filled in); a saved one has lists where a built one has tuples
-        norm = lambda cfg: {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}  # noqa: E731
-        mine, theirs = norm(self.config), norm(small.config)
-        growing = ("hidden", "dprnn_scale", "n_dprnn", "df_order")
-        other = sorted(k for k in mine if k not in growing and mine[k] != theirs.get(k))
-        if other:
-            raise ConfigError(f"a GTCRN grows only in {', '.join(growing)}; these options differ: {other}")
-        for key in growing:
-            if int(mine[key]) < int(theirs[key]):
-                raise ConfigError(f"cannot grow {key} {theirs[key]} -> {mine[key]}: the new model is smaller")
+        check_growth(self, small, ("hidden", "dprnn_scale", "n_dprnn", "df_order"))
         blocks = {}
         for k in range(len(self.dprnn)):
             blocks[f"dprnn.{k}.intra_fc"] = 4  # two groups x two directions

@@ -25,6 +25,7 @@ from torch import nn
 
 from cspec.errors import ConfigError
 from cspec.models.base import register
+from cspec.models.blocks.grow import check_growth, grow_
 from cspec.models.blocks.separation import PairSpectralSeparator
 from cspec.spectral.masks import bdt_gain
 from cspec.spectral.stft import STFTConfig
@@ -71,6 +72,15 @@ class UPIT(PairSpectralSeparator):
                            dropout=float(dropout) if layers > 1 else 0.0)
         parts = 2 if mask == "complex" else 1
         self.out = nn.Linear(2 * int(hidden), self.n_sources * parts * n_freqs)
+
+    @torch.no_grad()
+    def grow_from(self, small: "UPIT") -> "UPIT":
+        """Take a trained uPIT-BLSTM's weights into this one with more LSTM units (``hidden``, all other options
+        equal), so that it computes the same function (in place): new units start with zero outgoing weights
+        (:mod:`cspec.models.blocks.grow`, after Net2Net, Chen et al. 2016). A recipe's ``model.init`` that names a
+        smaller model grows it this way."""
+        check_growth(self, small, ("hidden",))
+        return grow_(self, small, {"out": 2})  # the output layer reads both directions of the last layer
 
     def pair_forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The speakers' spectra ``(B, C, F, T)`` from the scaled mixture's real and imaginary parts ``(B, F, T)``

@@ -86,7 +86,7 @@ def _initialise(model, source: str) -> None:
     """Copy the weights of the model folder or bundled name ``source`` into ``model``: the same architecture, or two
     registered models that declare the same ``weight_family`` (the generative enhancers and their predictive twin
     share one backbone, so a bridge can start from the twin) with the same tensors, or a smaller model of an
-    architecture that can grow (``model.grow_from``: a wider GTCRN from a bundled one)."""
+    architecture that can grow (``model.grow_from``: a wider GTCRN or uPIT-BLSTM from a bundled one)."""
     from cspec.infer.enhancer import resolve_model
 
     try:

@@ -9,10 +9,11 @@ unchanged exactly, and the gradient on those outgoing weights (the new units' ac
 gradient) is non-zero from the first step.
 
 :func:`grow_` copies a trained module's tensors into a wider module of the same structure. Along each dimension a
-tensor is a stack of ``blocks`` equal blocks (a GRU's three gates along its rows; the outputs of grouped or
-bidirectional RNNs along a linear layer's inputs), and the trained block fills the leading part of the wider
-block. Wherever a weight's input dimension (dimension 1; 0 for a transposed convolution) grew, the new entries are
-zero: nothing reads a new unit at first. New normalisation statistics keep their defaults (mean 0, variance 1).
+tensor is a stack of ``blocks`` equal blocks (a GRU's three or an LSTM's four gates along its rows; the outputs
+of grouped or bidirectional RNNs along the inputs of a linear layer or of a deeper RNN layer), and the trained block
+fills the leading part of the wider block. Wherever a weight's input dimension (dimension 1; 0 for a transposed
+convolution) grew, the new entries are zero: nothing reads a new unit at first. New normalisation statistics keep
+their defaults (mean 0, variance 1). :func:`check_growth` is the models' common check of the two configurations.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from torch import nn
 
 from cspec.errors import ConfigError
 
-__all__ = ["embed_", "grow_"]
+__all__ = ["check_growth", "embed_", "grow_"]
+
+_GATES = {"GRU": 3, "LSTM": 4}  # torch's gate blocks: GRU r, z, n; LSTM i, f, g, o
 
 
 def _old_index(n_big: int, n_small: int, blocks: int, what: str) -> torch.Tensor:
@@ -76,8 +79,10 @@ def grow_(big: nn.Module, small: nn.Module, input_blocks: dict[str, int] | None 
         owner, _, leaf = name.rpartition(".")
         module = big_modules[owner]
         blocks = [1] * tensor.dim()
-        if isinstance(module, nn.GRU):
-            blocks[0] = 3  # reset, update and new gates stacked along the rows
+        if isinstance(module, nn.RNNBase):
+            blocks[0] = _GATES.get(module.mode, 1)  # the gates stacked along the rows
+            if module.bidirectional and leaf.startswith("weight_ih_l") and not leaf.startswith("weight_ih_l0"):
+                blocks[1] = 2  # a deeper layer reads both directions of the one below
         if owner in input_blocks and tensor.dim() > 1:
             blocks[1] = input_blocks[owner]
         if isinstance(module, nn.modules.conv._ConvTransposeNd) and leaf == "weight":
@@ -86,3 +91,20 @@ def grow_(big: nn.Module, small: nn.Module, input_blocks: dict[str, int] | None 
             continue
         embed_(tensor, src, blocks, zero_new_inputs=leaf.startswith("weight"), what=name)
     return big
+
+
+def check_growth(big: nn.Module, small: nn.Module, growing: Sequence[str]) -> None:
+    """Refuse, in one line, to grow ``small`` into ``big`` unless both are the same registered architecture whose
+    options differ only in ``growing``, none of them smaller in ``big``."""
+    kind = getattr(big, "registry_name", type(big).__name__)
+    if getattr(small, "registry_name", None) != kind:
+        raise ConfigError(f"a {kind} grows only from a {kind}, got {getattr(small, 'registry_name', small)}")
+    # configs hold every option (the defaults filled in); a saved one has lists where a built one has tuples
+    norm = lambda cfg: {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}  # noqa: E731
+    mine, theirs = norm(big.config), norm(small.config)
+    other = sorted(k for k in mine if k not in growing and mine[k] != theirs.get(k))
+    if other:
+        raise ConfigError(f"a {kind} grows only in {', '.join(growing)}; these options differ: {other}")
+    for key in growing:
+        if int(mine[key]) < int(theirs[key]):
+            raise ConfigError(f"cannot grow {key} {theirs[key]} -> {mine[key]}: the new model is smaller")
