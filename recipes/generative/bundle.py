@@ -28,10 +28,11 @@ from _results import sections  # noqa: E402
 DEST = REPO / "src" / "cspec" / "pretrained" / "generative"
 
 
-def stages(run: Path, init_steps: int | None = None) -> list[dict]:
+def stages(run: Path, init_steps: int | None = None, init_cost: int | None = None) -> list[dict]:
     """The run and the runs it continued (``model.init``), oldest first: name, steps, lr, seed. A run that started
     from a bundled model by name (``model.init=generative``) ends the chain with that model, counted as
-    ``init_steps`` (its own card's stages; ``recipes/generative/rebuild.sh`` chains run folders instead)."""
+    ``init_steps`` optimiser steps that cost ``init_cost`` single-pass steps (its own card's stages;
+    ``recipes/generative/rebuild.sh`` chains run folders instead)."""
     out = []
     while run is not None and (run / "recipe.yaml").is_file():
         recipe = yaml.safe_load((run / "recipe.yaml").read_text())
@@ -45,7 +46,8 @@ def stages(run: Path, init_steps: int | None = None) -> list[dict]:
             if init_steps is None:
                 sys.exit(f"bundle: {run} started from the bundled `{init}`: give its steps with --init-steps")
             out.append({"run": Path(f"{init} (bundled before)"), "steps": int(init_steps), "lr": "—", "seed": "—",
-                        "valid": {}, "passes": 1, "init": "(its stages: `recipes/generative/lineage.md`)"})
+                        "valid": {}, "passes": 1, "cost": int(init_cost or init_steps),
+                        "init": "(its stages: `recipes/generative/lineage.md`)"})
             break
         init = Path(init) if not init or Path(init).is_absolute() else REPO / init
         run = None if not str(init) or init == Path() else init.parent if init.name == "model" else _run_of(init)
@@ -80,10 +82,10 @@ def history(runs: list[dict]) -> str:
 
 
 def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lineage: str,
-         init_steps: int | None = None) -> str:
-    own = stages(run, init_steps)
+         init_steps: int | None = None, init_cost: int | None = None) -> str:
+    own = stages(run, init_steps, init_cost)
     steps_done = sum(s["steps"] for s in own)
-    cost = sum(s["steps"] * s["passes"] for s in own)  # a CRP step runs its passes forward and back
+    cost = sum(s.get("cost", s["steps"] * s["passes"]) for s in own)  # a CRP step runs its passes forward and back
     trained = (f"{steps_done} optimiser steps (about {cost} single-pass steps of CPU)" if cost != steps_done
                else f"{steps_done} steps")
     lines = [
@@ -92,7 +94,8 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         f"Generative speech enhancement on the complex spectrogram (issue #24): `{model.name}`, "
         f"{type(model).__doc__.strip().splitlines()[0]} Its network is the compact NCSN++ "
         f"(`cspec/models/ncsnpp.py`, {model.n_parameters() / 1e6:.2f} M parameters; the paper's is 65.6 M); "
-        f"{steps} network passes per enhancement by default (`--steps N` changes it).",
+        f"{steps} network passes per enhancement by default (`--steps N` changes it)"
+        + (f", {model.config['sampler'].upper()} sampler." if "sampler" in model.config else "."),
         "`cspec enhance FILES --model generative [--steps N]` and "
         "`cspec.infer.Enhancer.from_pretrained('generative', steps=N)`.",
         "",
@@ -106,12 +109,14 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
         "| data | the mixtures of `recipes/read/tiny.yaml`: whole sentences of speech_read's `train` speakers "
         "(weight 0.7) and the old pool (0.3); recorded noise of the pool and Debian's sound packages (train rows), "
         "babble, tonal and coloured noise; mild reverberation |",
-        f"| predictive twin | the same network trained to map noisy to clean in one pass on the same data "
-        f"(`{twin.relative_to(REPO) if twin and twin.is_relative_to(REPO) else twin}`; its steps are under "
-        f"Training stages): the tables compare them |",
+        "| predictive twin | the same network trained to map noisy to clean in one pass on the same data "
+        + (f"(`{twin.relative_to(REPO) if twin.is_relative_to(REPO) else twin}`; its steps are under Training "
+           "stages): the tables compare them |" if twin else
+           "(its stages are in the lineage table below; its run folder was not kept): the tables compare them |"),
         "| weights | `model.safetensors` + `config.json`; no ONNX file is bundled, so that `--steps` stays free: "
-        "`cspec export generative -o g.onnx` writes the whole sampler at the bundled passes, unrolled, with its "
-        "random draws as an input (`cspec.infer.onnx_generative`) |",
+        "`cspec export generative -o g.onnx` writes the whole sampler at the bundled passes, unrolled"
+        + (" (`cspec.infer.onnx_generative`; the ODE sampler draws no noise) |" if model.config.get("sampler") == "ode"
+           else ", with its random draws as an input (`cspec.infer.onnx_generative`) |"),
         "| rebuild from scratch | `bash recipes/generative/rebuild.sh` |",
         "| licence | weights MIT (as cspec); trained on the shared pool (see `$CSPEC_DATA/README.md`) |",
         "",
@@ -151,6 +156,8 @@ def main(argv=None) -> int:
     p.add_argument("--dest", type=Path, default=DEST)
     p.add_argument("--lineage", type=Path, default=Path(__file__).with_name("lineage.md"))
     p.add_argument("--init-steps", type=int, help="steps of a bundled model the run started from by name")
+    p.add_argument("--init-cost", type=int,
+                   help="the same model's cost in single-pass steps (CRP steps count their passes; default: --init-steps)")
     args = p.parse_args(argv)
     args.run, args.twin = args.run.resolve(), args.twin.resolve() if args.twin else None
     folder = args.run / "model"
@@ -166,7 +173,7 @@ def main(argv=None) -> int:
     model = load(args.dest).eval()
     lineage = args.lineage.read_text() if args.lineage.is_file() else ""
     text = card(model, args.steps, args.run, args.twin, sections(args.results, "Generative enhancement"), lineage,
-                args.init_steps)
+                args.init_steps, args.init_cost)
     (args.dest / "MODEL_CARD.md").write_text(text)
     print(f"bundled {model.name} ({args.steps} passes) in {args.dest}")
     return 0

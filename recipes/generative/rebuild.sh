@@ -17,7 +17,9 @@
 #      more steps at lr 1.5e-4 (4000 in all: the same budget; about 55 min at 2 s a step)
 #   8. benchmarks/generative.py: the third stage and both twins at 1, 2, 4, 8 and 30 passes on all 15 dev pairs
 #      and 15 sentence pairs (a third section, about 45 min)
-#   9. recipes/generative/bundle.py: the bridge after three CRP stages at 2 passes (SDE sampler) into
+#   9. a fourth CRP stage through the ODE sampler: 400 steps at lr 1.5e-4 (27 min at 4 s a step)
+#  10. benchmarks/generative.py: it beside the third stage at 1, 2, 4 and 8 passes, and at 30 (two sections, 40 min)
+#  11. recipes/generative/bundle.py: the bridge after the four CRP stages at 2 passes (ODE sampler) into
 #      src/cspec/pretrained/generative/
 # The trainings resume (cspec train --resume) when the script is run again.
 set -euo pipefail
@@ -72,4 +74,14 @@ wait
   --model predictive-4000=runs/generative/predictive-d/model --model predictive-2400=runs/generative/predictive-c/model \
   --steps 1 2 4 8 30 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: the bundle at every count of passes, against its equal-budget twin"
-"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp3 --steps 2 --twin runs/generative/predictive-d
+"$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp3/model $CRP \
+  model.options.sampler=ode optim.lr=0.00015 schedule.warmup_steps=20 trainer.max_steps=400 seed=35 \
+  --out runs/generative/sbridge-crp-ode --resume
+"$PY" benchmarks/generative.py --model crp-ode=runs/generative/sbridge-crp-ode/model \
+  --model generative=runs/generative/sbridge-crp3/model --steps 1 2 4 8 \
+  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+  --section "## Generative enhancement: CRP with the ODE sampler"
+"$PY" benchmarks/generative.py --model crp-ode=runs/generative/sbridge-crp-ode/model --steps 30 \
+  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+  --section "## Generative enhancement: CRP with the ODE sampler, 30 passes"
+"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp-ode --steps 2 --twin runs/generative/predictive-d
