@@ -37,16 +37,17 @@ def stages(run: Path, init_steps: int | None = None, init_cost: int | None = Non
     while run is not None and (run / "recipe.yaml").is_file():
         recipe = yaml.safe_load((run / "recipe.yaml").read_text())
         summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
-        out.append({"run": run, "steps": summary.get("steps", recipe["trainer"]["max_steps"]),
-                    "lr": recipe["optim"]["lr"], "seed": recipe.get("seed"), "valid": summary.get("valid", {}),
-                    "passes": int((recipe["model"].get("options") or {}).get("crp_steps") or 1),
+        done = int(summary.get("steps", recipe["trainer"]["max_steps"]))
+        passes = int((recipe["model"].get("options") or {}).get("crp_steps") or 1)  # a CRP step runs them all
+        out.append({"run": run, "steps": done, "lr": recipe["optim"]["lr"], "seed": recipe.get("seed"),
+                    "valid": summary.get("valid", {}), "cost": done * passes,
                     "init": recipe["model"].get("init") or ""})
         init = recipe["model"].get("init") or ""
         if init and "/" not in init and (DEST.parent / init).is_dir():
             if init_steps is None:
                 sys.exit(f"bundle: {run} started from the bundled `{init}`: give its steps with --init-steps")
             out.append({"run": Path(f"{init} (bundled before)"), "steps": int(init_steps), "lr": "—", "seed": "—",
-                        "valid": {}, "passes": 1, "cost": int(init_cost or init_steps),
+                        "valid": {}, "cost": int(init_cost or init_steps),
                         "init": "(its stages: `recipes/generative/lineage.md`)"})
             break
         init = Path(init) if not init or Path(init).is_absolute() else REPO / init
@@ -56,7 +57,7 @@ def stages(run: Path, init_steps: int | None = None, init_cost: int | None = Non
         if str(init) and init != Path() and run is None and steps.isdigit() and source.is_file():
             # a kept folder (wip/generative/NAME-STEPS) whose runs are gone with their machine: the recipe of the
             # same name from scratch, possibly continued (wip/README.md says how), STEPS in all
-            out.append({"run": init, "steps": int(steps), "lr": "—", "seed": "—", "valid": {}, "passes": 1,
+            out.append({"run": init, "steps": int(steps), "lr": "—", "seed": "—", "valid": {}, "cost": int(steps),
                         "init": f"(`{source.relative_to(REPO)}` from scratch and its continuations, `wip/README.md`; "
                                 "run folders not kept)"})
     return out[::-1]
@@ -85,7 +86,7 @@ def card(model, steps: int, run: Path, twin: Path | None, tables: list[str], lin
          init_steps: int | None = None, init_cost: int | None = None) -> str:
     own = stages(run, init_steps, init_cost)
     steps_done = sum(s["steps"] for s in own)
-    cost = sum(s.get("cost", s["steps"] * s["passes"]) for s in own)  # a CRP step runs its passes forward and back
+    cost = sum(s["cost"] for s in own)  # single-pass steps: a CRP step runs its passes forward and back
     trained = (f"{steps_done} optimiser steps (about {cost} single-pass steps of CPU)" if cost != steps_done
                else f"{steps_done} steps")
     lines = [
