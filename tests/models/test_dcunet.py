@@ -57,6 +57,29 @@ def test_parameter_count_matches_the_layer_table(name):
     assert model.n_parameters() == _count_by_hand(*[TABLES[name][i] for i in (0, 1, 3)]) == COUNTS[name]
 
 
+# asteroid 0.7.0's DCUNet (PyPI; an independent transcription of Appendix A), recorded with
+# `pip install --no-deps asteroid asteroid-filterbanks huggingface_hub` and, for each architecture A,
+# `m = asteroid.models.DCUNet(A)`: (all parameters, those of the 4-D conv / transposed-conv kernels).
+# Its kernels (real and imaginary) are exactly cspec's; the rest differs on purpose: asteroid normalises the real
+# and imaginary parts apart (2 + 2 per channel) and drops the biases of convolutions followed by a norm, cspec uses
+# the paper's complex batch norm (Sec. 3.1, Trabelsi et al.: 3 + 2 per channel) and keeps every bias.
+ASTEROID = {"dcunet-10": (1_421_890, 1_419_840), "dcunet-16": (2_375_490, 2_372_160),
+            "dcunet-20": (3_527_850, 3_523_392), "large-dcunet-20": (7_662_304, 7_655_670)}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_kernels_match_asteroid(name):
+    model = build(name)
+    kernels = sum(p.numel() for p in model.parameters() if p.dim() == 4)
+    total, asteroid_kernels = ASTEROID[name]
+    assert kernels == asteroid_kernels
+    norm_channels = sum(m.bias.shape[-1] for m in model.modules() if type(m).__name__ == "ComplexBatchNorm")
+    conv_biases = sum(p.numel() for n, p in model.named_parameters() if n.split(".")[-1].startswith("bias_"))
+    # asteroid: kernels + 4 per normalised channel + the last layer's complex bias (2)
+    assert total == kernels + 4 * norm_channels + 2
+    assert model.n_parameters() == kernels + 5 * norm_channels + conv_biases
+
+
 @pytest.mark.parametrize("name", ["dcunet-10", "dcunet-16"])
 def test_forward_backward_paper_config(model_checks, name):
     model_checks.forward_backward(build(name))
