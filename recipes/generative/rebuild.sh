@@ -19,7 +19,9 @@
 #      and 15 sentence pairs (a third section, about 45 min)
 #   9. a fourth CRP stage through the ODE sampler: 400 steps at lr 1.5e-4 (27 min at 4 s a step)
 #  10. benchmarks/generative.py: it beside the third stage at 1, 2, 4 and 8 passes, and at 30 (two sections, 40 min)
-#  11. recipes/generative/bundle.py: the bridge after the four CRP stages at 2 passes (ODE sampler) into
+#  11. a fifth CRP stage through the ODE sampler: 400 steps at lr 1e-4 (27-40 min)
+#  12. benchmarks/generative.py: it at 1, 2, 4 and 8 passes (about 20 min)
+#  13. recipes/generative/bundle.py: the bridge after the five CRP stages at 2 passes (ODE sampler) into
 #      src/cspec/pretrained/generative/
 # The trainings resume (cspec train --resume) when the script is run again.
 set -euo pipefail
@@ -84,4 +86,10 @@ wait
 "$PY" benchmarks/generative.py --model crp-ode=runs/generative/sbridge-crp-ode/model --steps 30 \
   --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: CRP with the ODE sampler, 30 passes"
-"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp-ode --steps 2 --twin runs/generative/predictive-d
+"$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp-ode/model $CRP \
+  model.options.sampler=ode optim.lr=0.0001 schedule.warmup_steps=20 trainer.max_steps=400 seed=36 \
+  --out runs/generative/sbridge-crp-ode2 --resume
+"$PY" benchmarks/generative.py --model crp-ode2=runs/generative/sbridge-crp-ode2/model --steps 1 2 4 8 \
+  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+  --section "## Generative enhancement: a fifth CRP stage (ODE), bundled"
+"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp-ode2 --steps 2 --twin runs/generative/predictive-d
