@@ -1,5 +1,7 @@
 """DCUNet-10/16/20 and Large-DCUNet-20 (Choi et al. 2019): shared checks, layer tables, mask bounds."""
 
+import hashlib
+
 import pytest
 import torch
 
@@ -59,20 +61,26 @@ def test_parameter_count_matches_the_layer_table(name):
 
 # asteroid 0.7.0's DCUNet (PyPI; an independent transcription of Appendix A), recorded with
 # `pip install --no-deps asteroid asteroid-filterbanks huggingface_hub` and, for each architecture A,
-# `m = asteroid.models.DCUNet(A)`: (all parameters, those of the 4-D conv / transposed-conv kernels).
+# `m = asteroid.models.DCUNet(A)`: (all parameters, those of the 4-D conv / transposed-conv kernels, and the first 16
+# hex digits of the SHA-256 of `repr([tuple(p.shape) for n, p in m.named_parameters() if "re_module" in n and
+# p.dim() == 4])`: the real kernels' shapes in layer order).
 # Its kernels (real and imaginary) are exactly cspec's; the rest differs on purpose: asteroid normalises the real
 # and imaginary parts apart (2 + 2 per channel) and drops the biases of convolutions followed by a norm, cspec uses
 # the paper's complex batch norm (Sec. 3.1, Trabelsi et al.: 3 + 2 per channel) and keeps every bias.
-ASTEROID = {"dcunet-10": (1_421_890, 1_419_840), "dcunet-16": (2_375_490, 2_372_160),
-            "dcunet-20": (3_527_850, 3_523_392), "large-dcunet-20": (7_662_304, 7_655_670)}
+ASTEROID = {"dcunet-10": (1_421_890, 1_419_840, "2ecad1ef9db9eea6"),
+            "dcunet-16": (2_375_490, 2_372_160, "e65d10926de18725"),
+            "dcunet-20": (3_527_850, 3_523_392, "e1ec676299ca446c"),
+            "large-dcunet-20": (7_662_304, 7_655_670, "3f1d9abe596b5319")}
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_kernels_match_asteroid(name):
     model = build(name)
     kernels = sum(p.numel() for p in model.parameters() if p.dim() == 4)
-    total, asteroid_kernels = ASTEROID[name]
+    total, asteroid_kernels, shapes = ASTEROID[name]
     assert kernels == asteroid_kernels
+    ours = [tuple(p.shape) for n, p in model.named_parameters() if n.endswith("weight_real")]
+    assert hashlib.sha256(repr(ours).encode()).hexdigest()[:16] == shapes
     norm_channels = sum(m.bias.shape[-1] for m in model.modules() if type(m).__name__ == "ComplexBatchNorm")
     conv_biases = sum(p.numel() for n, p in model.named_parameters() if n.split(".")[-1].startswith("bias_"))
     # asteroid: kernels + 4 per normalised channel + the last layer's complex bias (2)
