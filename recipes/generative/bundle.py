@@ -39,10 +39,9 @@ def stages(run: Path, init_steps: int | None = None, init_cost: int | None = Non
         summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
         done = int(summary.get("steps", recipe["trainer"]["max_steps"]))
         passes = int((recipe["model"].get("options") or {}).get("crp_steps") or 1)  # a CRP step runs them all
-        out.append({"run": run, "steps": done, "lr": recipe["optim"]["lr"], "seed": recipe.get("seed"),
-                    "valid": summary.get("valid", {}), "cost": done * passes,
-                    "init": recipe["model"].get("init") or ""})
         init = recipe["model"].get("init") or ""
+        out.append({"run": run, "steps": done, "lr": recipe["optim"]["lr"], "seed": recipe.get("seed"),
+                    "valid": summary.get("valid", {}), "cost": done * passes, "init": init})
         if init and "/" not in init and (DEST.parent / init).is_dir():
             if init_steps is None:
                 sys.exit(f"bundle: {run} started from the bundled `{init}`: give its steps with --init-steps")

@@ -7,6 +7,7 @@ import torch
 
 from cspec.models import build
 from cspec.models.dcunet import DCUNet
+from cspec.nn.norm import ComplexBatchNorm
 
 NAMES = ["dcunet-10", "dcunet-16", "dcunet-20", "large-dcunet-20"]
 
@@ -81,7 +82,7 @@ def test_kernels_match_asteroid(name):
     assert kernels == asteroid_kernels
     ours = [tuple(p.shape) for n, p in model.named_parameters() if n.endswith("weight_real")]
     assert hashlib.sha256(repr(ours).encode()).hexdigest()[:16] == shapes
-    norm_channels = sum(m.bias.shape[-1] for m in model.modules() if type(m).__name__ == "ComplexBatchNorm")
+    norm_channels = sum(m.bias.shape[-1] for m in model.modules() if isinstance(m, ComplexBatchNorm))
     conv_biases = sum(p.numel() for n, p in model.named_parameters() if n.split(".")[-1].startswith("bias_"))
     # asteroid: kernels + 4 per normalised channel + the last layer's complex bias (2)
     assert total == kernels + 4 * norm_channels + 2
