@@ -34,8 +34,11 @@ browsers:
 			chromium chromium-driver fonts-liberation; \
 	fi
 
+# the suite in TEST_JOBS processes (pytest-xdist), a test file per process at a time (its module fixtures built once);
+# every test runs torch on one thread (tests/conftest.py), so two processes use both cores of a 2-core machine
+TEST_JOBS ?= 2
 test: browsers $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_JOBS) --dist loadfile
 
 # the web page on http://127.0.0.1:8000/ (cspec serve --help for the options)
 serve: $(STAMP)
