@@ -21,7 +21,10 @@
 #  10. benchmarks/generative.py: it beside the third stage at 1, 2, 4 and 8 passes, and at 30 (two sections, 40 min)
 #  11. a fifth CRP stage through the ODE sampler: 400 steps at lr 1e-4 (27-40 min)
 #  12. benchmarks/generative.py: it at 1, 2, 4 and 8 passes (about 20 min)
-#  13. recipes/generative/bundle.py: the bridge after the five CRP stages at 2 passes (ODE sampler) into
+#  13. a sixth CRP stage through the ODE sampler: 400 steps at lr 1e-4 (44 min at 6.6 s a step on an AMD EPYC
+#      beside another run)
+#  14. benchmarks/generative.py: it at 1, 2, 4 and 8 passes, beside the 2400-step twin (about 25 min)
+#  15. recipes/generative/bundle.py: the bridge after the six CRP stages at 2 passes (ODE sampler) into
 #      src/cspec/pretrained/generative/
 # The trainings resume (cspec train --resume) when the script is run again.
 set -euo pipefail
@@ -92,4 +95,11 @@ wait
 "$PY" benchmarks/generative.py --model crp-ode2=runs/generative/sbridge-crp-ode2/model --steps 1 2 4 8 \
   --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: a fifth CRP stage (ODE), bundled"
-"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp-ode2 --steps 2 --twin runs/generative/predictive-d
+"$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp-ode2/model $CRP \
+  model.options.sampler=ode optim.lr=0.0001 schedule.warmup_steps=20 trainer.max_steps=400 seed=38 \
+  --out runs/generative/sbridge-crp-ode3 --resume
+"$PY" benchmarks/generative.py --model crp-ode3=runs/generative/sbridge-crp-ode3/model \
+  --model predictive-2400-rebuilt=runs/generative/predictive-c/model --steps 1 2 4 8 \
+  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+  --section "## Generative enhancement: a sixth CRP stage (ODE), bundled; the twin rebuilt"
+"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp-ode3 --steps 2 --twin runs/generative/predictive-d
