@@ -24,8 +24,13 @@
 #  13. a sixth CRP stage through the ODE sampler: 400 steps at lr 1e-4 (44 min at 6.6 s a step on an AMD EPYC
 #      beside another run)
 #  14. benchmarks/generative.py: it at 1, 2, 4 and 8 passes, beside the 2400-step twin (about 25 min)
-#  15. recipes/generative/bundle.py: the bridge after the six CRP stages at 2 passes (ODE sampler) into
-#      src/cspec/pretrained/generative/
+#  15. side by side, both from the 4000-step twin (runs/generative/predictive-d): the twin 2400 more steps at lr
+#      1e-4 (6400 in all); the bridge's 2-pass ODE sampler trained end to end, 1200 CRP steps at lr 2e-4 (about
+#      2400 single-pass steps: the same budget); about 70 min on an Intel Xeon at 1.75 and 2.8 s a step
+#  16. benchmarks/generative.py: both at 1, 2, 4 and 8 passes (about 12 min)
+#  17. recipes/generative/bundle.py: the CRP bridge of step 15 at 2 passes (ODE sampler) into
+#      src/cspec/pretrained/generative/ (steps 2-14 build the lineage's tables; the bundle needs only the twin's
+#      chain, steps 2, 3, 5 and 7, and step 15)
 # The trainings resume (cspec train --resume) when the script is run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -102,4 +107,16 @@ wait
   --model predictive-2400-rebuilt=runs/generative/predictive-c/model --steps 1 2 4 8 \
   --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: a sixth CRP stage (ODE), bundled; the twin rebuilt"
-"$PY" recipes/generative/bundle.py --run runs/generative/sbridge-crp-ode3 --steps 2 --twin runs/generative/predictive-d
+"$CSPEC" train recipes/generative/predictive.yaml model.init=runs/generative/predictive-d/model optim.lr=0.0001 \
+  schedule.warmup_steps=30 trainer.max_steps=2400 validation.every=800 seed=36 --out runs/generative/predictive-e \
+  --resume &
+"$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/predictive-d/model \
+  model.options.crp_steps=2 model.options.steps=2 model.options.sampler=ode optim.lr=0.0002 \
+  schedule.warmup_steps=30 trainer.max_steps=1200 validation.every=400 seed=40 --out runs/generative/crp-from-twin \
+  --resume &
+wait
+"$PY" benchmarks/generative.py --model crp-from-twin=runs/generative/crp-from-twin/model \
+  --model predictive-6400=runs/generative/predictive-e/model --steps 1 2 4 8 \
+  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+  --section "## Generative enhancement: CRP from the 4000-step twin, against the 6400-step twin (equal budget)"
+"$PY" recipes/generative/bundle.py --run runs/generative/crp-from-twin --steps 2 --twin runs/generative/predictive-e
