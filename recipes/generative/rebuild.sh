@@ -27,7 +27,7 @@
 #  15. side by side, both from the 4000-step twin (runs/generative/predictive-d): the twin 2400 more steps at lr
 #      1e-4 (6400 in all); the bridge's 2-pass ODE sampler trained end to end, 1200 CRP steps at lr 2e-4 (about
 #      2400 single-pass steps: the same budget); about 70 min on an Intel Xeon at 1.75 and 2.8 s a step
-#  16. benchmarks/generative.py: both at 1, 2, 4 and 8 passes (about 12 min)
+#  16. benchmarks/generative.py: both at 1, 2, 4 and 8 passes (about 12 min), the CRP bridge at 30 (20 min)
 #  17. recipes/generative/bundle.py: the CRP bridge of step 15 at 2 passes (ODE sampler) into
 #      src/cspec/pretrained/generative/ (steps 2-14 build the lineage's tables; the bundle needs only the twin's
 #      chain, steps 2, 3, 5 and 7, and step 15)
@@ -119,4 +119,7 @@ wait
   --model predictive-6400=runs/generative/predictive-e/model --steps 1 2 4 8 \
   --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: CRP from the 4000-step twin, against the 6400-step twin (equal budget)"
+"$PY" benchmarks/generative.py --model crp-from-twin=runs/generative/crp-from-twin/model --steps 30 \
+  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+  --section "## Generative enhancement: the bundle (CRP from the 4000-step twin) at 30 passes"
 "$PY" recipes/generative/bundle.py --run runs/generative/crp-from-twin --steps 2 --twin runs/generative/predictive-e
