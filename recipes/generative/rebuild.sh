@@ -40,6 +40,13 @@ export CSPEC_DATA="${CSPEC_DATA:-../shared/data}"
 export CSPEC_DEBIAN_NOISE="${CSPEC_DEBIAN_NOISE:-$HOME/.cache/cspec/debian-noise-v2}"
 export OMP_NUM_THREADS=1
 SENT="$HOME/.cache/cspec/dev-sentences"
+# benchmarks/generative.py on the first N pairs of both dev sets, its section written to benchmarks/RESULTS.md
+bench() {
+  local n=$1
+  shift
+  "$PY" benchmarks/generative.py "$@" --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs "$n" \
+    --out benchmarks/RESULTS.md
+}
 "$PY" recipes/read/decode_cache.py
 [ -f "$CSPEC_DEBIAN_NOISE/manifest.csv" ] || "$PY" recipes/pool/debian_noise.py --out "$CSPEC_DEBIAN_NOISE"
 [ -f "$HOME/.cache/cspec/debian-noise-new/manifest.csv" ] || \
@@ -57,9 +64,9 @@ MORE="trainer.max_steps=800 optim.lr=0.0003 schedule.warmup_steps=50 seed=25"
 wait
 "$CSPEC" train recipes/generative/flowse.yaml model.init=runs/generative/flowse/model $MORE \
   --out runs/generative/flowse-b --resume
-"$PY" benchmarks/generative.py --model flowse=runs/generative/flowse-b/model \
+bench 6 --model flowse=runs/generative/flowse-b/model \
   --model sbridge=runs/generative/sbridge-w/model --model predictive=runs/generative/predictive-b/model \
-  --steps 1 2 4 8 30 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 6 --out benchmarks/RESULTS.md
+  --steps 1 2 4 8 30
 CRP="model.options.crp_steps=2 model.options.steps=2 checkpoint.every=100 validation.every=200"
 ( "$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-w/model $CRP optim.lr=0.0002 \
     schedule.warmup_steps=30 trainer.max_steps=400 seed=28 --out runs/generative/sbridge-crp --resume &&
@@ -70,42 +77,36 @@ CRP="model.options.crp_steps=2 model.options.steps=2 checkpoint.every=100 valida
   schedule.warmup_steps=30 trainer.max_steps=800 validation.every=400 seed=30 --out runs/generative/predictive-c \
   --resume &
 wait
-"$PY" benchmarks/generative.py --model crp=runs/generative/sbridge-crp/model \
+bench 6 --model crp=runs/generative/sbridge-crp/model \
   --model crp2=runs/generative/sbridge-crp2/model --model predictive-2400=runs/generative/predictive-c/model \
-  --steps 1 2 4 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 6 --out benchmarks/RESULTS.md \
-  --section "## Generative enhancement: the few-step sampler trained end to end"
+  --steps 1 2 4 --section "## Generative enhancement: the few-step sampler trained end to end"
 "$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp2/model $CRP optim.lr=0.00015 \
   schedule.warmup_steps=20 trainer.max_steps=400 seed=32 --out runs/generative/sbridge-crp3 --resume &
 "$CSPEC" train recipes/generative/predictive.yaml model.init=runs/generative/predictive-c/model optim.lr=0.00015 \
   schedule.warmup_steps=30 trainer.max_steps=1600 validation.every=800 seed=33 --out runs/generative/predictive-d \
   --resume &
 wait
-"$PY" benchmarks/generative.py --model crp3=runs/generative/sbridge-crp3/model \
+bench 15 --model crp3=runs/generative/sbridge-crp3/model \
   --model predictive-4000=runs/generative/predictive-d/model --model predictive-2400=runs/generative/predictive-c/model \
-  --steps 1 2 4 8 30 --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
-  --section "## Generative enhancement: the bundle at every count of passes, against its equal-budget twin"
+  --steps 1 2 4 8 30 --section "## Generative enhancement: the bundle at every count of passes, against its equal-budget twin"
 "$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp3/model $CRP \
   model.options.sampler=ode optim.lr=0.00015 schedule.warmup_steps=20 trainer.max_steps=400 seed=35 \
   --out runs/generative/sbridge-crp-ode --resume
-"$PY" benchmarks/generative.py --model crp-ode=runs/generative/sbridge-crp-ode/model \
+bench 15 --model crp-ode=runs/generative/sbridge-crp-ode/model \
   --model generative=runs/generative/sbridge-crp3/model --steps 1 2 4 8 \
-  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: CRP with the ODE sampler"
-"$PY" benchmarks/generative.py --model crp-ode=runs/generative/sbridge-crp-ode/model --steps 30 \
-  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+bench 15 --model crp-ode=runs/generative/sbridge-crp-ode/model --steps 30 \
   --section "## Generative enhancement: CRP with the ODE sampler, 30 passes"
 "$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp-ode/model $CRP \
   model.options.sampler=ode optim.lr=0.0001 schedule.warmup_steps=20 trainer.max_steps=400 seed=36 \
   --out runs/generative/sbridge-crp-ode2 --resume
-"$PY" benchmarks/generative.py --model crp-ode2=runs/generative/sbridge-crp-ode2/model --steps 1 2 4 8 \
-  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+bench 15 --model crp-ode2=runs/generative/sbridge-crp-ode2/model --steps 1 2 4 8 \
   --section "## Generative enhancement: a fifth CRP stage (ODE), bundled"
 "$CSPEC" train recipes/generative/sbridge.yaml model.init=runs/generative/sbridge-crp-ode2/model $CRP \
   model.options.sampler=ode optim.lr=0.0001 schedule.warmup_steps=20 trainer.max_steps=400 seed=38 \
   --out runs/generative/sbridge-crp-ode3 --resume
-"$PY" benchmarks/generative.py --model crp-ode3=runs/generative/sbridge-crp-ode3/model \
+bench 15 --model crp-ode3=runs/generative/sbridge-crp-ode3/model \
   --model predictive-2400-rebuilt=runs/generative/predictive-c/model --steps 1 2 4 8 \
-  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: a sixth CRP stage (ODE), bundled; the twin rebuilt"
 "$CSPEC" train recipes/generative/predictive.yaml model.init=runs/generative/predictive-d/model optim.lr=0.0001 \
   schedule.warmup_steps=30 trainer.max_steps=2400 validation.every=800 seed=36 --out runs/generative/predictive-e \
@@ -115,11 +116,9 @@ wait
   schedule.warmup_steps=30 trainer.max_steps=1200 validation.every=400 seed=40 --out runs/generative/crp-from-twin \
   --resume &
 wait
-"$PY" benchmarks/generative.py --model crp-from-twin=runs/generative/crp-from-twin/model \
+bench 15 --model crp-from-twin=runs/generative/crp-from-twin/model \
   --model predictive-6400=runs/generative/predictive-e/model --steps 1 2 4 8 \
-  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
   --section "## Generative enhancement: CRP from the 4000-step twin, against the 6400-step twin (equal budget)"
-"$PY" benchmarks/generative.py --model crp-from-twin=runs/generative/crp-from-twin/model --steps 30 \
-  --sets "dev=$CSPEC_DATA/dev_pairs" "sentences=$SENT" --max-pairs 15 --out benchmarks/RESULTS.md \
+bench 15 --model crp-from-twin=runs/generative/crp-from-twin/model --steps 30 \
   --section "## Generative enhancement: the bundle (CRP from the 4000-step twin) at 30 passes"
 "$PY" recipes/generative/bundle.py --run runs/generative/crp-from-twin --steps 2 --twin runs/generative/predictive-e
